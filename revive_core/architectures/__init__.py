@@ -1,0 +1,32 @@
+"""Architecture registry: name -> (builder, receptive radius). Builders are pure functions that
+return a ``keras.Model`` on ``keras.Input((None, None, channels))``."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import keras
+
+from revive_core.architectures.srcnn import build_srcnn, receptive_radius_srcnn
+from revive_core.architectures.vdsr import build_vdsr, receptive_radius_vdsr
+
+
+class Architecture(NamedTuple):
+    build: Callable[..., keras.Model]
+    receptive_radius: Callable[..., int]
+    pre_upsampled: bool  # True: input is the bicubic-upscaled image, output the same size
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "srcnn": Architecture(build_srcnn, receptive_radius_srcnn, pre_upsampled=True),
+    "vdsr": Architecture(build_vdsr, receptive_radius_vdsr, pre_upsampled=True),
+}
+
+
+def build(name: str, **arguments: object) -> keras.Model:
+    """Build the registered architecture ``name`` with ``arguments``."""
+    try:
+        architecture = ARCHITECTURES[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; known: {', '.join(sorted(ARCHITECTURES))}") from None
+    return architecture.build(**arguments)

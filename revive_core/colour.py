@@ -1,0 +1,37 @@
+"""BT.601 YCbCr conversion as in MATLAB's ``rgb2ycbcr`` (the SR literature's convention).
+
+All functions take and return float arrays on the 0..255 scale (float32 or float64 in, same out);
+Y is in 16..235 and Cb/Cr in 16..240 for RGB inside 0..255.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y"]
+
+_RGB_TO_YCBCR = np.array(
+    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], dtype=np.float64
+) / 255.0
+_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float64)
+_YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB 0..255 -> (..., 3) YCbCr; dtype follows the input (float64 for integers)."""
+    dtype = rgb.dtype if np.issubdtype(rgb.dtype, np.floating) else np.float64
+    matrix = _RGB_TO_YCBCR.astype(dtype)
+    return rgb.astype(dtype, copy=False) @ matrix.T + _OFFSET.astype(dtype)
+
+
+def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB 0..255 -> (...) Y in 16..235; dtype follows the input (float64 for integers)."""
+    dtype = rgb.dtype if np.issubdtype(rgb.dtype, np.floating) else np.float64
+    return rgb.astype(dtype, copy=False) @ _RGB_TO_YCBCR[0].astype(dtype) + np.asarray(16.0, dtype=dtype)
+
+
+def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
+    """(..., 3) YCbCr -> (..., 3) RGB on 0..255, not clipped; dtype follows the input."""
+    dtype = ycbcr.dtype
+    matrix = _YCBCR_TO_RGB.astype(dtype)
+    return (ycbcr - _OFFSET.astype(dtype)) @ matrix.T

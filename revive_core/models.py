@@ -1,0 +1,107 @@
+"""Trained models, built and loaded once per process and cached.
+
+A ``Runner`` wraps a model built with "valid" padding for tiled inference: it maps a float32
+(batch, h + 2 context, w + 2 context, channels) block in 0..1 to the network's (batch, h, w,
+channels) output through one compiled ``tf.function`` whose signature has free height and
+width, so new image sizes never re-trace it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from revive_core.architectures import ARCHITECTURES
+from revive_core.errors import UsageError, WeightsError
+from revive_core.precision import dtype_policy, resolve_precision
+from revive_core.weights import WeightsEntry, locate, read_manifest
+
+LOGGER = logging.getLogger(__name__)
+_LOCK = threading.Lock()
+_RUNNERS: dict[tuple[str, str], "Runner"] = {}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``list_models`` reports for one user-facing model family."""
+
+    name: str
+    scales: tuple[int, ...]
+    description: str
+    entries: tuple[str, ...]
+
+
+class Runner:
+    """A loaded network ready for ``revive_core.tiling.tiled_apply``."""
+
+    def __init__(self, entry: WeightsEntry, precision: str) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        architecture = ARCHITECTURES.get(entry.architecture)
+        if architecture is None:
+            raise WeightsError(f"manifest entry {entry.key} names unknown architecture {entry.architecture!r}")
+        self.entry = entry
+        self.precision = precision
+        self.context = architecture.receptive_radius(**entry.arguments)
+        self.pre_upsampled = architecture.pre_upsampled
+        path = locate(entry)
+        self.model = architecture.build(padding="valid", dtype_policy=dtype_policy(precision), **entry.arguments)
+        try:
+            self.model.load_weights(path)
+        except Exception as error:
+            raise WeightsError(f"{path.name} does not fit architecture {entry.architecture} ({error})") from error
+        channels = self.model.input_shape[-1]
+        self._function = tf.function(
+            lambda blocks: self.model(blocks, training=False),
+            input_signature=[tf.TensorSpec((None, None, None, channels), tf.float32)],
+            jit_compile=False,
+        )
+        LOGGER.info("loaded %s (%s, %s)", entry.key, path.name, precision)
+
+    def __call__(self, blocks: np.ndarray) -> np.ndarray:
+        return self._function(blocks).numpy()
+
+
+def list_models() -> list[ModelInfo]:
+    """Every model family with trained weights in the manifest, and the scales it serves."""
+    families: dict[str, list[WeightsEntry]] = {}
+    for entry in read_manifest().values():
+        families.setdefault(entry.family, []).append(entry)
+    return [
+        ModelInfo(
+            name=family,
+            scales=tuple(sorted({scale for entry in entries for scale in entry.scales})),
+            description=entries[0].description,
+            entries=tuple(entry.key for entry in entries),
+        )
+        for family, entries in sorted(families.items())
+    ]
+
+
+def entry_for(family: str, scale: int) -> WeightsEntry:
+    """The manifest entry of ``family`` that serves ``scale`` (single-scale entries preferred)."""
+    candidates = [entry for entry in read_manifest().values() if entry.family == family and scale in entry.scales]
+    if not candidates:
+        served = sorted({s for e in read_manifest().values() if e.family == family for s in e.scales})
+        if not served:
+            known = ", ".join(info.name for info in list_models()) or "none: no trained weights are installed"
+            raise UsageError(f"no trained model {family!r}; available: {known}")
+        raise UsageError(f"model {family} has no weights for x{scale}; it serves " + ", ".join(f"x{s}" for s in served))
+    return min(candidates, key=lambda entry: len(entry.scales))
+
+
+def get_runner(family: str, scale: int, precision: str | None = None) -> Runner:
+    """The cached Runner for ``family`` at ``scale``; built and loaded on first use."""
+    entry = entry_for(family, scale)
+    resolved = resolve_precision(precision)
+    key = (entry.key, resolved)
+    with _LOCK:
+        runner = _RUNNERS.get(key)
+        if runner is None:
+            runner = _RUNNERS[key] = Runner(entry, resolved)
+    return runner

@@ -1,0 +1,45 @@
+"""Choose the compute precision: mixed bfloat16 where the CPU does bf16 in hardware, else float32.
+
+``REVIVE_PRECISION`` (or an explicit argument) = ``auto`` | ``bf16`` | ``fp32`` overrides.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+
+LOGGER = logging.getLogger(__name__)
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """True when /proc/cpuinfo lists AMX-BF16 or AVX512-BF16."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return any(flag in flags for flag in BF16_FLAGS)
+    return False
+
+
+def resolve_precision(requested: str | None = None) -> str:
+    """``bf16`` or ``fp32`` for ``requested`` (``auto``/None reads ``REVIVE_PRECISION``, then the CPU)."""
+    choice = (requested or os.environ.get("REVIVE_PRECISION") or "auto").lower()
+    if choice in ("bf16", "bfloat16", "mixed_bfloat16"):
+        return "bf16"
+    if choice in ("fp32", "float32"):
+        return "fp32"
+    if choice != "auto":
+        raise ValueError(f"precision must be auto, bf16 or fp32, not {choice!r}")
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
+def dtype_policy(precision: str) -> str | None:
+    """The Keras dtype policy name for a resolved precision."""
+    return "mixed_bfloat16" if precision == "bf16" else None

@@ -1,0 +1,87 @@
+"""Choose a model per image: the best quality that finishes within a time budget.
+
+Pure: the caller passes what is available and how fast it runs; nothing here loads a model.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple, Sequence
+
+from revive_core.errors import UsageError
+
+# Quality rank (higher is better), from the evaluation tables in the README.
+QUALITY = {"vdsr": 2, "srcnn": 1}
+# Output megapixels per second on 2 cores, measured with `python -m revive_core.bench`.
+THROUGHPUT = {
+    "bf16": {"vdsr": 1.5, "srcnn": 7.0},
+    "fp32": {"vdsr": 0.26, "srcnn": 1.5},
+}
+DEFAULT_BUDGET_SECONDS = 30.0
+
+
+class Candidate(NamedTuple):
+    """A model that could run: its family name, scales served and speed (output MP/s)."""
+
+    name: str
+    scales: tuple[int, ...]
+    megapixels_per_second: float
+
+
+class Selection(NamedTuple):
+    """The chosen model and a one-sentence reason to show the user."""
+
+    model: str
+    reason: str
+    estimated_seconds: float
+
+
+def default_budget() -> float:
+    return float(os.environ.get("REVIVE_TIME_BUDGET", DEFAULT_BUDGET_SECONDS))
+
+
+def select_model(
+    width: int,
+    height: int,
+    scale: int,
+    available: Sequence[Candidate],
+    budget_seconds: float | None = None,
+) -> Selection:
+    """Pick the highest-quality candidate for ``scale`` whose estimated time fits the budget.
+
+    Args:
+        width, height: input size in pixels.
+        scale: the requested factor.
+        available: candidates; those not serving ``scale`` are ignored.
+        budget_seconds: time allowed (default ``$REVIVE_TIME_BUDGET`` or 30 s).
+
+    Returns:
+        The Selection; when nothing fits the budget, the fastest model with that said.
+    """
+    budget = default_budget() if budget_seconds is None else budget_seconds
+    serving = [candidate for candidate in available if scale in candidate.scales]
+    if not serving:
+        raise UsageError(f"no trained model serves x{scale}")
+    megapixels = width * height * scale * scale / 1e6
+    estimates = {c.name: megapixels / max(c.megapixels_per_second, 1e-9) for c in serving}
+    ranked = sorted(serving, key=lambda c: QUALITY.get(c.name, 0), reverse=True)
+    best = ranked[0]
+    for candidate in ranked:
+        seconds = estimates[candidate.name]
+        if seconds <= budget:
+            if candidate is best:
+                reason = (f"{candidate.name.upper()}: the best model for x{scale}; about {seconds:.1f} s "
+                          f"for {megapixels:.1f} MP")
+            else:
+                reason = (f"{candidate.name.upper()}: {best.name.upper()} would take about "
+                          f"{estimates[best.name]:.0f} s for {megapixels:.1f} MP, over the {budget:.0f} s budget; "
+                          f"{candidate.name.upper()} takes about {seconds:.1f} s")
+            return Selection(candidate.name, reason, seconds)
+    fastest = min(serving, key=lambda c: estimates[c.name])
+    seconds = estimates[fastest.name]
+    return Selection(
+        fastest.name,
+        f"{fastest.name.upper()}: the fastest model; {megapixels:.1f} MP takes about {seconds:.0f} s, "
+        f"over the {budget:.0f} s budget",
+        seconds,
+    )

@@ -1,0 +1,100 @@
+"""Ship a trained run: copy its EMA weights into weights/, add the manifest entry, measure PSNR.
+
+    python -m train.export --run-dir runs/vdsr_x234 --key vdsr-x234 --family vdsr \
+        --description "VDSR, 20 layers, one model for x2/x3/x4"
+
+The entry records the architecture and arguments, scales, sha256, the training config and
+command, the steps trained, and Set5/Set14 PSNR/SSIM measured through ``revive_core``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import json
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+LOGGER = logging.getLogger("train.export")
+
+
+def write_manifest(path: Path, manifest: dict) -> None:
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    os.replace(temporary, path)
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from revive_core.paths import shared_root
+    from revive_core.weights import MANIFEST_NAME, sha256_of, weights_dir
+    from train.evaluate import score_images
+
+    run_dir = Path(args.run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    state = json.loads((run_dir / "state.json").read_text())
+    directory = weights_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    file_name = f"{args.key}.weights.h5"
+    shutil.copyfile(run_dir / "ema.weights.h5", directory / file_name)
+    manifest_path = directory / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"format": 1, "models": {}}
+    words: list[str] = []
+    for name, value in config.items():
+        if value is None or name in {"resolved_precision", "config"}:
+            continue
+        words.append(f"--{name.replace('_', '-')}")
+        words.extend(map(str, value) if isinstance(value, list) else [str(value)])
+    flags = shlex.join(words)
+    entry = {
+        "family": args.family,
+        "file": file_name,
+        "architecture": config["arch"],
+        "arguments": json.loads(config.get("arch_args", "{}")),
+        "scales": config["scales"],
+        "sha256": sha256_of(directory / file_name),
+        "description": args.description,
+        "recipe": {
+            "command": f"python -m train.prepare --source ../shared/datasets/train --output {config['pairs']} "
+                       f"--augment-scales 1.0 0.8 0.6 && python -m train.fit {flags}",
+            "data": args.data,
+            "steps_trained": state["step"],
+            "steps_planned": config["steps"],
+            "precision": config.get("resolved_precision"),
+            "config": config,
+        },
+    }
+    manifest["models"][args.key] = entry
+    write_manifest(manifest_path, manifest)
+    benchmark = shared_root() / "datasets" / "benchmark"
+    scores = {}
+    for name in args.sets:
+        folder = benchmark / name
+        if not folder.is_dir():
+            continue
+        for scale in config["scales"]:
+            psnr, ssim = score_images(folder, scale, args.family)
+            scores.setdefault(name, {})[f"x{scale}"] = {"psnr": round(psnr, 3), "ssim": round(ssim, 4)}
+            LOGGER.info("%s x%d %s: %.3f / %.4f", args.key, scale, name, psnr, ssim)
+    entry["measured"] = scores
+    write_manifest(manifest_path, manifest)
+    LOGGER.info("exported %s (%d steps) to %s", args.key, state["step"], directory / file_name)
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--key", required=True, help="manifest key, e.g. srcnn-x2")
+    parser.add_argument("--family", required=True, help="what users pick: srcnn, vdsr, revive")
+    parser.add_argument("--description", default="")
+    parser.add_argument("--data", default="T91 + BSD200 + General100 (../shared/datasets/train), scale augmentation 1.0/0.8/0.6")
+    parser.add_argument("--sets", nargs="+", default=["Set5", "Set14"])
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

@@ -1,0 +1,220 @@
+"""Train any registered architecture on prepared pairs, with checkpoints and exact resume.
+
+    python -m train.fit --arch vdsr --scales 2 3 4 --run-dir runs/vdsr --steps 60000
+
+Running the same command again resumes from ``<run-dir>/checkpoint.keras`` (model, optimizer,
+EMA weights and step; batches are a pure function of the step, so the stream continues exactly).
+Writes ``config.json``, TensorBoard logs in ``logs/``, and the EMA weights ``ema.weights.h5``
+at every checkpoint; ``python -m train.export`` turns those into a shipped model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+LOGGER = logging.getLogger("train.fit")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="JSON file of defaults for any flag below (flags win)")
+    parser.add_argument("--arch", default="vdsr")
+    parser.add_argument("--arch-args", default="{}", help="JSON keyword arguments for the builder")
+    parser.add_argument("--padding", choices=["same", "valid"], default="same",
+                        help="valid: no zero padding, the loss sees only pixels with full context (SRCNN's recipe)")
+    parser.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4])
+    parser.add_argument("--pairs", default="~/.cache/revive/pairs", help="output folder of train.prepare")
+    parser.add_argument("--run-dir", required=False)
+    parser.add_argument("--patch-size", type=int, default=41)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=60000, help="total optimiser steps (the LR schedule's length)")
+    parser.add_argument("--stop-after-minutes", type=float, default=None, help="checkpoint and stop after this long")
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--final-learning-rate", type=float, default=1e-6)
+    parser.add_argument("--warmup-steps", type=int, default=500)
+    parser.add_argument("--clipnorm", type=float, default=None, help="gradient clipping (VDSR: 0.4 x 0.1/lr in the paper)")
+    parser.add_argument("--loss", choices=["mse", "l1"], default="mse")
+    parser.add_argument("--ema", type=float, default=0.999, help="EMA momentum of the exported weights (0 = off)")
+    parser.add_argument("--precision", default="auto", help="auto | bf16 | fp32")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0 = all cores)")
+    parser.add_argument("--chunk", type=int, default=200, help="steps between logs")
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    parser.add_argument("--validate", default=None, help="HR folder to report PSNR on at checkpoints (default: Set5 if present)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.config:
+        defaults = json.loads(Path(args.config).read_text())
+        parser.set_defaults(**defaults)
+        args = parser.parse_args(argv)
+    if not args.run_dir:
+        parser.error("--run-dir is required")
+    return args
+
+
+def build_optimizer(args: argparse.Namespace):
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if args.warmup_steps else args.learning_rate,
+        decay_steps=max(1, args.steps - args.warmup_steps),
+        alpha=args.final_learning_rate / args.learning_rate,
+        warmup_target=args.learning_rate if args.warmup_steps else None,
+        warmup_steps=args.warmup_steps,
+    )
+    return keras.optimizers.Adam(
+        learning_rate=schedule, clipnorm=args.clipnorm,
+        use_ema=args.ema > 0, ema_momentum=args.ema or 0.99,
+    )
+
+
+def ema_weights(model, optimizer) -> list:
+    """The model's weights with trainable ones replaced by their EMA (numpy, model order)."""
+    averages = getattr(optimizer, "_model_variables_moving_average", None)
+    if not averages:
+        return model.get_weights()
+    by_path = {variable.path: average for variable, average in zip(model.trainable_variables, averages)}
+    return [by_path[weight.path].numpy() if weight.path in by_path else weight.numpy() for weight in model.weights]
+
+
+def validate(model, context: int, folder: Path, scales: list[int]) -> dict[int, float]:
+    """Mean Y-PSNR on ``folder`` (standard protocol) per scale; ``model`` is a "valid" network
+    run the way inference runs it (mirrored context of ``context`` pixels, one tile)."""
+    import numpy as np
+    from PIL import Image
+
+    from revive_core.colour import rgb_to_y
+    from revive_core.metrics import calculate_psnr
+    from revive_core.resize import imresize
+    from revive_core.tiling import tiled_apply
+
+    results = {}
+    for scale in scales:
+        scores = []
+        for path in sorted(folder.glob("*.png")):
+            with Image.open(path) as image:
+                hr = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+            hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
+            lr = imresize(hr, 1.0 / scale)
+            to_y = (lambda a: rgb_to_y(a.astype(np.float32))) if hr.ndim == 3 else (lambda a: a.astype(np.float32))
+            upscaled = imresize(to_y(lr) / np.float32(255.0), scale)
+            output = tiled_apply(upscaled[..., None], model.predict_on_batch, context, tile=None)[..., 0]
+            prediction = np.clip(np.round(output * 255.0), 0, 255)
+            scores.append(calculate_psnr(prediction, to_y(hr), crop_border=scale))
+        results[scale] = float(np.mean(scores))
+    return results
+
+
+def log_scalars(writer, run_dir: Path, step: int, values: dict[str, float]) -> None:
+    """Append ``values`` to ``metrics.jsonl`` and to TensorBoard-readable event files (scalars plugin)."""
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+    ).SerializeToString()
+    with writer.as_default(step=step):
+        for tag, value in values.items():
+            tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
+    writer.flush()
+    with open(run_dir / "metrics.jsonl", "a") as log:
+        log.write(json.dumps({"step": step, "time": time.time(), **values}) + "\n")
+
+
+def save_checkpoint(model, optimizer, run_dir: Path, step: int) -> None:
+    """Atomically replace ``checkpoint.keras`` and ``ema.weights.h5``."""
+    temporary = run_dir / "checkpoint.tmp.keras"
+    model.save(temporary)
+    os.replace(temporary, run_dir / "checkpoint.keras")
+    ema_model = model.__class__.from_config(model.get_config())
+    ema_model.set_weights(ema_weights(model, optimizer))
+    temporary = run_dir / "ema.tmp.weights.h5"
+    ema_model.save_weights(temporary)
+    os.replace(temporary, run_dir / "ema.weights.h5")
+    state = {"step": step, "time": time.time()}
+    (run_dir / "state.json").write_text(json.dumps(state))
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    from revive_core.architectures import ARCHITECTURES, build
+    from revive_core.paths import shared_root
+    from revive_core.precision import dtype_policy, resolve_precision
+    from train.pipeline import PatchConfig, PatchSampler, dataset
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    precision = resolve_precision(args.precision)
+    config = {key: value for key, value in vars(args).items() if key != "config"}
+    config["resolved_precision"] = precision
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+
+    checkpoint = run_dir / "checkpoint.keras"
+    if checkpoint.exists():
+        model = keras.models.load_model(checkpoint, compile=True)
+        optimizer = model.optimizer
+        step = int(optimizer.iterations.numpy())
+        LOGGER.info("resumed %s at step %d", checkpoint, step)
+    else:
+        arch_args = json.loads(args.arch_args)
+        model = build(args.arch, dtype_policy=dtype_policy(precision), padding=args.padding, **arch_args)
+        optimizer = build_optimizer(args)
+        step = 0
+        loss = keras.losses.MeanSquaredError() if args.loss == "mse" else keras.losses.MeanAbsoluteError()
+        model.compile(optimizer=optimizer, loss=loss, jit_compile=False)
+    keras.utils.set_random_seed(args.seed + step)
+
+    arch_args = json.loads(args.arch_args)
+    context = ARCHITECTURES[args.arch].receptive_radius(**arch_args)
+    target_crop = context if args.padding == "valid" else 0
+    sampler = PatchSampler(
+        Path(args.pairs).expanduser(),
+        PatchConfig(args.patch_size, args.batch_size, tuple(args.scales), args.seed, target_crop),
+    )
+    inference_model = build(args.arch, padding="valid", **arch_args)
+    validation = Path(args.validate) if args.validate else shared_root() / "datasets" / "benchmark" / "Set5"
+    writer = tf.summary.create_file_writer(str(run_dir / "logs"))
+    started = last_checkpoint = time.time()
+    LOGGER.info("%s: %d parameters, precision %s, %d HR images, step %d of %d",
+                args.arch, model.count_params(), precision, len(sampler.names), step, args.steps)
+    while step < args.steps:
+        chunk = min(args.chunk, args.steps - step)
+        chunk_start = time.time()
+        history = model.fit(dataset(sampler, start_batch=step), steps_per_epoch=chunk, epochs=1, verbose=0)
+        step += chunk
+        seconds = time.time() - chunk_start
+        loss_value = float(history.history["loss"][-1])
+        learning_rate = float(optimizer.learning_rate.numpy()) if hasattr(optimizer.learning_rate, "numpy") else float(optimizer.learning_rate)
+        patches_per_second = chunk * args.batch_size / seconds
+        LOGGER.info("step %d loss %.6f lr %.2e %.0f patches/s", step, loss_value, learning_rate, patches_per_second)
+        log_scalars(writer, run_dir, step, {"loss": loss_value, "learning_rate": learning_rate, "patches_per_second": patches_per_second})
+        out_of_time = args.stop_after_minutes is not None and time.time() - started > 60 * args.stop_after_minutes
+        if time.time() - last_checkpoint > 60 * args.checkpoint_minutes or step >= args.steps or out_of_time:
+            save_checkpoint(model, optimizer, run_dir, step)
+            last_checkpoint = time.time()
+            if validation.is_dir():
+                inference_model.set_weights(ema_weights(model, optimizer))
+                scores = validate(inference_model, context, validation, args.scales)
+                LOGGER.info("checkpoint at step %d; %s PSNR (EMA): %s", step, validation.name,
+                            ", ".join(f"x{scale} {value:.3f}" for scale, value in scores.items()))
+                log_scalars(writer, run_dir, step, {f"psnr_{validation.name}_x{scale}": value for scale, value in scores.items()})
+            if out_of_time:
+                LOGGER.info("stopping after %.1f minutes; run the same command to resume", args.stop_after_minutes)
+                break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

@@ -1,0 +1,110 @@
+"""Streaming training patches from the arrays ``train.prepare`` writes.
+
+Each batch is a pure function of (seed, batch index): resuming at batch N gives exactly the batches
+an uninterrupted run would have seen. Arrays are memory-mapped, so resident memory stays bounded
+by the pages the current batches touch, whatever the size of the set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from revive_core.colour import rgb_to_y
+from revive_core.resize import imresize
+
+LR_MARGIN = 3  # LR pixels of context so a cropped bicubic upscale equals the full-image one
+
+
+@dataclass(frozen=True)
+class PatchConfig:
+    """What one batch holds: ``batch_size`` square patches of ``patch_size`` HR pixels."""
+
+    patch_size: int
+    batch_size: int
+    scales: tuple[int, ...]
+    seed: int = 0
+    target_crop: int = 0  # for "valid" networks: target pixels shaved from every side
+
+
+class PatchSampler:
+    """Random (input, target) patch pairs of bicubic-upscaled LR Y and HR Y, both float32 in 0..1."""
+
+    def __init__(self, pairs: Path, config: PatchConfig) -> None:
+        self.pairs = Path(pairs)
+        self.config = config
+        names = sorted(path.stem for path in (self.pairs / "HR").glob("*.npy"))
+        if not names:
+            raise FileNotFoundError(f"no prepared pairs in {self.pairs / 'HR'}; run python -m train.prepare first")
+        for scale in config.scales:
+            missing = [name for name in names if not (self.pairs / f"x{scale}" / f"{name}.npy").exists()]
+            if missing:
+                raise FileNotFoundError(f"x{scale} arrays missing for {len(missing)} images, e.g. {missing[0]}")
+        self.names = names
+        self._arrays: dict[tuple[str, str], np.ndarray] = {}
+
+    def _array(self, folder: str, name: str) -> np.ndarray:
+        key = (folder, name)
+        if key not in self._arrays:
+            self._arrays[key] = np.load(self.pairs / folder / f"{name}.npy", mmap_mode="r")
+        return self._arrays[key]
+
+    def patch(self, rng: np.random.Generator, scale: int) -> tuple[np.ndarray, np.ndarray]:
+        """One (input, target) pair, each (patch, patch) float32 in 0..1, randomly flipped/rotated."""
+        size = self.config.patch_size
+        name = self.names[rng.integers(len(self.names))]
+        hr = self._array("HR", name)
+        lr = self._array(f"x{scale}", name)
+        lr_height, lr_width = lr.shape[:2]
+        # Top-left corner on the LR grid so HR and LR stay aligned.
+        lr_size = -(-size // scale)
+        top = int(rng.integers(0, lr_height - lr_size + 1)) * scale
+        left = int(rng.integers(0, lr_width - lr_size + 1)) * scale
+        lr_top, lr_left = top // scale, left // scale
+        crop_top, crop_left = max(0, lr_top - LR_MARGIN), max(0, lr_left - LR_MARGIN)
+        crop_bottom = min(lr_height, lr_top + lr_size + LR_MARGIN)
+        crop_right = min(lr_width, lr_left + lr_size + LR_MARGIN)
+        lr_y = rgb_to_y(np.asarray(lr[crop_top:crop_bottom, crop_left:crop_right], dtype=np.float32))
+        upscaled = imresize(lr_y / np.float32(255.0), scale)
+        offset_y, offset_x = (lr_top - crop_top) * scale, (lr_left - crop_left) * scale
+        source = upscaled[offset_y : offset_y + size, offset_x : offset_x + size]
+        target = rgb_to_y(np.asarray(hr[top : top + size, left : left + size], dtype=np.float32)) / np.float32(255.0)
+        rotations = int(rng.integers(4))
+        flip = bool(rng.integers(2))
+        source, target = np.rot90(source, rotations), np.rot90(target, rotations)
+        if flip:
+            source, target = source[:, ::-1], target[:, ::-1]
+        return np.ascontiguousarray(source), np.ascontiguousarray(target)
+
+    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``index``: two (batch, patch, patch, 1) float32 arrays; scales mixed per patch."""
+        rng = np.random.default_rng([self.config.seed, index])
+        size, count, crop = self.config.patch_size, self.config.batch_size, self.config.target_crop
+        inputs = np.empty((count, size, size, 1), np.float32)
+        targets = np.empty((count, size - 2 * crop, size - 2 * crop, 1), np.float32)
+        for item in range(count):
+            scale = self.config.scales[int(rng.integers(len(self.config.scales)))]
+            source, target = self.patch(rng, scale)
+            inputs[item, ..., 0] = source
+            targets[item, ..., 0] = target[crop : size - crop, crop : size - crop]
+        return inputs, targets
+
+
+def dataset(sampler: PatchSampler, start_batch: int = 0, prefetch: int = 4) -> tf.data.Dataset:
+    """Endless ``tf.data`` stream of ``sampler`` batches from ``start_batch`` on, prefetched."""
+    size, crop = sampler.config.patch_size, sampler.config.target_crop
+    signature = (
+        tf.TensorSpec((None, size, size, 1), tf.float32),
+        tf.TensorSpec((None, size - 2 * crop, size - 2 * crop, 1), tf.float32),
+    )
+
+    def generate():
+        index = start_batch
+        while True:
+            yield sampler.batch(index)
+            index += 1
+
+    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(prefetch)
