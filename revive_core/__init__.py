@@ -6,9 +6,9 @@
     revive_core.list_models()
 """
 
-import os
+from revive_core._quiet import import_tensorflow_quietly
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+import_tensorflow_quietly()
 
 from revive_core.api import Report, upscale, upscale_picture
 from revive_core.errors import ImageError, ReviveError, UsageError, WeightsError

@@ -147,6 +147,8 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image
     except Image.DecompressionBombError as error:
         raise ImageError("the image declares too many pixels to open safely (a decompression bomb?)") from error
     except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        if "runcated" in str(error):
+            raise ImageError("the file is truncated: it ends before the image is complete") from error
         raise ImageError("not an image file Pillow can read (unknown or damaged format)") from error
     with image:
         width, height = image.size
@@ -164,7 +166,9 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image
         try:
             image.load()
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            raise ImageError(f"the image data is damaged or truncated ({error})") from error
+            if "runcated" in str(error):
+                raise ImageError("the file is truncated: it ends before the image is complete") from error
+            raise ImageError(f"the image data is damaged ({error})") from error
         icc_profile = image.info.get("icc_profile") or None
         exif = image.getexif()
         orientation = exif.get(ORIENTATION_TAG, 1)

@@ -150,8 +150,8 @@ def upsample(image: np.ndarray, scale: int) -> np.ndarray:
     height, width = image.shape[:2]
     rows = np.empty((height * scale,) + image.shape[1:], np.float32)
     for phase, (taps, anchor) in enumerate(kernels):
-        rows[phase::scale] = cv2.filter2D(image, -1, taps[:, None], anchor=(0, anchor), borderType=cv2.BORDER_REPLICATE)
+        rows[phase::scale] = cv2.filter2D(image, -1, taps[:, None], anchor=(0, anchor), borderType=cv2.BORDER_REPLICATE).reshape(image.shape)
     result = np.empty((height * scale, width * scale) + image.shape[2:], np.float32)
     for phase, (taps, anchor) in enumerate(kernels):
-        result[:, phase::scale] = cv2.filter2D(rows, -1, taps[None, :], anchor=(anchor, 0), borderType=cv2.BORDER_REPLICATE)
+        result[:, phase::scale] = cv2.filter2D(rows, -1, taps[None, :], anchor=(anchor, 0), borderType=cv2.BORDER_REPLICATE).reshape(rows.shape)
     return result

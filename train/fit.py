@@ -162,6 +162,7 @@ def main(args: argparse.Namespace) -> int:
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
 
     checkpoint = run_dir / "checkpoint.keras"
+    keras.utils.set_random_seed(args.seed)  # initial weights are a function of the seed
     if checkpoint.exists():
         model = keras.models.load_model(checkpoint, compile=True)
         optimizer = model.optimizer

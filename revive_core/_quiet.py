@@ -1,0 +1,34 @@
+"""Import TensorFlow and Keras without the C++ start-up lines they print on stderr.
+
+TensorFlow 2.21 writes oneDNN/CUDA notices from C++ at import, whatever TF_CPP_MIN_LOG_LEVEL
+says; they would break the command line's one-line-per-failure output. Only the import is
+silenced (file descriptor 2 is restored right after); Python exceptions still propagate.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def import_tensorflow_quietly() -> None:
+    """Import tensorflow and keras once with file descriptor 2 pointed at /dev/null."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        descriptor = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. some notebooks)
+        import keras  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(descriptor)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, descriptor)
+        import tensorflow  # noqa: F401
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, descriptor)
+        os.close(saved)
+        os.close(null)

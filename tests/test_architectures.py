@@ -1,0 +1,49 @@
+"""Builders: any input size, same/valid padding, registry."""
+
+import numpy as np
+import pytest
+
+from revive_core.architectures import ARCHITECTURES, build
+
+
+@pytest.mark.parametrize("name", ["srcnn", "vdsr"])
+@pytest.mark.parametrize("height, width", [(17, 23), (41, 41), (64, 33)])
+def test_same_padding_keeps_size(name: str, height: int, width: int) -> None:
+    model = build(name)
+    assert model.input_shape == (None, None, None, 1)
+    output = model.predict_on_batch(np.zeros((2, height, width, 1), np.float32))
+    assert output.shape == (2, height, width, 1)
+
+
+@pytest.mark.parametrize("name", ["srcnn", "vdsr"])
+def test_valid_padding_consumes_the_receptive_radius(name: str) -> None:
+    radius = ARCHITECTURES[name].receptive_radius()
+    model = build(name, padding="valid")
+    output = model.predict_on_batch(np.zeros((1, 2 * radius + 5, 2 * radius + 7, 1), np.float32))
+    assert output.shape == (1, 5, 7, 1)
+
+
+def test_same_and_valid_share_weights_and_agree_inside() -> None:
+    same, valid = build("vdsr"), build("vdsr", padding="valid")
+    valid.set_weights(same.get_weights())
+    image = np.random.default_rng(0).random((1, 70, 66, 1)).astype(np.float32)
+    inner = same.predict_on_batch(image)[:, 20:-20, 20:-20]
+    assert np.allclose(valid.predict_on_batch(image), inner, atol=1e-5)
+
+
+def test_paper_sizes() -> None:
+    assert build("srcnn").count_params() == 9 * 9 * 64 + 64 + 5 * 5 * 64 * 32 + 32 + 5 * 5 * 32 + 1
+    vdsr = build("vdsr")
+    assert len([layer for layer in vdsr.layers if layer.__class__.__name__ == "Conv2D"]) == 20
+    assert ARCHITECTURES["vdsr"].receptive_radius() == 20 and ARCHITECTURES["srcnn"].receptive_radius() == 8
+
+
+def test_mixed_precision_keeps_output_float32() -> None:
+    model = build("vdsr", dtype_policy="mixed_bfloat16", depth=4)
+    assert model.layers[1].compute_dtype == "bfloat16"
+    assert model.predict_on_batch(np.zeros((1, 9, 9, 1), np.float32)).dtype == np.float32
+
+
+def test_unknown_architecture_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown architecture 'edsr'"):
+        build("edsr")

@@ -1,0 +1,86 @@
+"""Training scripts on tiny real data: prepare, fit, exact resume, export into a usable model."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from revive_core.resize import imresize
+from tests.imaging import synthetic_rgb
+from train import export, fit, prepare
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory) -> Path:
+    source = tmp_path_factory.mktemp("photos")
+    (source / "nested").mkdir()
+    for index in range(3):
+        Image.fromarray(synthetic_rgb(70 + 13 * index, 90, index)).save(source / ("nested" if index else ".") / f"p{index}.png")
+    output = tmp_path_factory.mktemp("pairs")
+    assert prepare.main(prepare.parse_args(["--source", str(source), "--output", str(output), "--scales", "2", "3"])) == 0
+    return output
+
+
+def test_prepare_writes_exact_pairs_and_resumes(pairs: Path) -> None:
+    names = sorted(path.stem for path in (pairs / "HR").glob("*.npy"))
+    assert names == ["nested_p1", "nested_p2", "p0"]
+    hr = np.load(pairs / "HR" / "p0.npy")
+    assert hr.shape[0] % 12 == 0 and hr.shape[1] % 12 == 0
+    assert np.array_equal(np.load(pairs / "x3" / "p0.npy"), imresize(hr, 1 / 3))
+    before = {p: p.stat().st_mtime_ns for p in pairs.rglob("*.npy")}
+    source = json.loads((pairs / "prepare.json").read_text())["source"]
+    prepare.main(prepare.parse_args(["--source", source, "--output", str(pairs), "--scales", "2", "3"]))
+    assert {p: p.stat().st_mtime_ns for p in pairs.rglob("*.npy")} == before
+
+
+def fit_args(pairs: Path, run_dir: Path, steps: int) -> list[str]:
+    return ["--arch", "srcnn", "--arch-args", '{"filters": [8, 4]}', "--padding", "valid", "--scales", "2", "3",
+            "--pairs", str(pairs), "--run-dir", str(run_dir), "--patch-size", "24", "--batch-size", "4",
+            "--steps", str(steps), "--chunk", "2", "--checkpoint-minutes", "0", "--warmup-steps", "1",
+            "--learning-rate", "1e-3", "--validate", str(run_dir / "no-validation")]
+
+
+def weights_of(run_dir: Path) -> list[np.ndarray]:
+    import keras
+
+    return keras.models.load_model(run_dir / "checkpoint.keras").get_weights()
+
+
+def test_fit_resumes_exactly(pairs: Path, tmp_path: Path) -> None:
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert fit.main(fit.parse_args(fit_args(pairs, straight, 4))) == 0
+    assert fit.main(fit.parse_args(fit_args(pairs, resumed, 4) + ["--stop-after-minutes", "0"])) == 0
+    assert json.loads((resumed / "state.json").read_text())["step"] == 2
+    assert fit.main(fit.parse_args(fit_args(pairs, resumed, 4))) == 0
+    for first, second in zip(weights_of(straight), weights_of(resumed)):
+        np.testing.assert_allclose(first, second, rtol=0, atol=1e-6)
+    config = json.loads((straight / "config.json").read_text())
+    assert config["arch"] == "srcnn" and config["steps"] == 4
+    assert (straight / "ema.weights.h5").exists()
+    logged = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in logged] == [2, 4] and all(np.isfinite(e["loss"]) for e in logged)
+    assert list((straight / "logs").glob("events.out.tfevents.*"))
+
+
+def test_exported_small_model_serves_the_cli(pairs: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    run_dir = tmp_path / "run"
+    assert fit.main(fit.parse_args(fit_args(pairs, run_dir, 2))) == 0
+    weights = tmp_path / "weights"
+    monkeypatch.setenv("REVIVE_WEIGHTS_DIR", str(weights))
+    assert export.main(export.parse_args(["--run-dir", str(run_dir), "--key", "tiny-x23", "--family", "tiny",
+                                          "--description", "test", "--sets", "none"])) == 0
+    manifest = json.loads((weights / "manifest.json").read_text())["models"]["tiny-x23"]
+    assert manifest["scales"] == [2, 3] and manifest["recipe"]["steps_trained"] == 2
+    assert manifest["arguments"] == {"filters": [8, 4]}
+    from revive_core.cli import main
+    from revive_core.models import list_models
+
+    assert [(info.name, info.scales) for info in list_models()] == [("tiny", (2, 3))]
+    photo = tmp_path / "photo.png"
+    Image.fromarray(synthetic_rgb(20, 24)).save(photo)
+    assert main(["upscale", str(photo), "-o", str(tmp_path / "out"), "--scale", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+    assert report["model"] == "tiny" and report["output_size"] == [72, 60]
