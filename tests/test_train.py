@@ -57,6 +57,13 @@ def test_fit_resumes_exactly(pairs: Path, tmp_path: Path) -> None:
     assert fit.main(fit.parse_args(fit_args(pairs, resumed, 4))) == 0
     for first, second in zip(weights_of(straight), weights_of(resumed)):
         np.testing.assert_allclose(first, second, rtol=0, atol=1e-6)
+    # Training must not be reset to the moving average between chunks: raw and EMA weights differ.
+    import keras
+
+    ema_model = keras.models.load_model(straight / "checkpoint.keras")
+    ema_model.load_weights(straight / "ema.weights.h5")
+    raw, averaged = weights_of(straight), ema_model.get_weights()
+    assert max(float(np.abs(a - b).max()) for a, b in zip(raw, averaged)) > 1e-4
     config = json.loads((straight / "config.json").read_text())
     assert config["arch"] == "srcnn" and config["steps"] == 4
     assert (straight / "ema.weights.h5").exists()

@@ -18,6 +18,12 @@ import sys
 import time
 from pathlib import Path
 
+from revive_core._quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+
+import keras  # noqa: E402
+
 LOGGER = logging.getLogger("train.fit")
 
 
@@ -57,9 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def build_optimizer(args: argparse.Namespace):
-    import keras
-
+def build_optimizer(args: argparse.Namespace) -> keras.optimizers.Optimizer:
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0 if args.warmup_steps else args.learning_rate,
         decay_steps=max(1, args.steps - args.warmup_steps),
@@ -140,10 +144,51 @@ def save_checkpoint(model, optimizer, run_dir: Path, step: int) -> None:
     (run_dir / "state.json").write_text(json.dumps(state))
 
 
+class Monitor(keras.callbacks.Callback):
+    """Logs every chunk, checkpoints every few minutes, validates, stops on time or steps."""
+
+    def __init__(self, args: argparse.Namespace, run_dir: Path, writer, optimizer, inference_model,
+                 context: int, validation: Path) -> None:
+        super().__init__()
+        self.args, self.run_dir, self.writer = args, run_dir, writer
+        self.optimizer, self.inference_model = optimizer, inference_model
+        self.context, self.validation = context, validation
+        self.started = self.last_checkpoint = time.time()
+        self.chunk_start, self.chunk_first_step = self.started, 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.chunk_start, self.chunk_first_step = time.time(), int(self.optimizer.iterations.numpy())
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        args = self.args
+        step = int(self.optimizer.iterations.numpy())
+        seconds = time.time() - self.chunk_start
+        learning_rate = float(self.optimizer.learning_rate.numpy())
+        patches_per_second = (step - self.chunk_first_step) * args.batch_size / seconds
+        loss_value = float((logs or {}).get("loss", float("nan")))
+        LOGGER.info("step %d loss %.6f lr %.2e %.0f patches/s", step, loss_value, learning_rate, patches_per_second)
+        log_scalars(self.writer, self.run_dir, step,
+                    {"loss": loss_value, "learning_rate": learning_rate, "patches_per_second": patches_per_second})
+        out_of_time = args.stop_after_minutes is not None and time.time() - self.started > 60 * args.stop_after_minutes
+        finished = step >= args.steps
+        if time.time() - self.last_checkpoint > 60 * args.checkpoint_minutes or finished or out_of_time:
+            save_checkpoint(self.model, self.optimizer, self.run_dir, step)
+            self.last_checkpoint = time.time()
+            if self.validation.is_dir():
+                self.inference_model.set_weights(ema_weights(self.model, self.optimizer))
+                scores = validate(self.inference_model, self.context, self.validation, args.scales)
+                LOGGER.info("checkpoint at step %d; %s PSNR (EMA): %s", step, self.validation.name,
+                            ", ".join(f"x{scale} {value:.3f}" for scale, value in scores.items()))
+                log_scalars(self.writer, self.run_dir, step,
+                            {f"psnr_{self.validation.name}_x{scale}": value for scale, value in scores.items()})
+        if out_of_time and not finished:
+            LOGGER.info("stopping after %.1f minutes; run the same command to resume", args.stop_after_minutes)
+        if finished or out_of_time:
+            self.model.stop_training = True
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
     import tensorflow as tf
 
     from revive_core.architectures import ARCHITECTURES, build
@@ -187,33 +232,17 @@ def main(args: argparse.Namespace) -> int:
     inference_model = build(args.arch, padding="valid", **arch_args)
     validation = Path(args.validate) if args.validate else shared_root() / "datasets" / "benchmark" / "Set5"
     writer = tf.summary.create_file_writer(str(run_dir / "logs"))
-    started = last_checkpoint = time.time()
     LOGGER.info("%s: %d parameters, precision %s, %d HR images, step %d of %d",
                 args.arch, model.count_params(), precision, len(sampler.names), step, args.steps)
-    while step < args.steps:
-        chunk = min(args.chunk, args.steps - step)
-        chunk_start = time.time()
-        history = model.fit(dataset(sampler, start_batch=step), steps_per_epoch=chunk, epochs=1, verbose=0)
-        step += chunk
-        seconds = time.time() - chunk_start
-        loss_value = float(history.history["loss"][-1])
-        learning_rate = float(optimizer.learning_rate.numpy()) if hasattr(optimizer.learning_rate, "numpy") else float(optimizer.learning_rate)
-        patches_per_second = chunk * args.batch_size / seconds
-        LOGGER.info("step %d loss %.6f lr %.2e %.0f patches/s", step, loss_value, learning_rate, patches_per_second)
-        log_scalars(writer, run_dir, step, {"loss": loss_value, "learning_rate": learning_rate, "patches_per_second": patches_per_second})
-        out_of_time = args.stop_after_minutes is not None and time.time() - started > 60 * args.stop_after_minutes
-        if time.time() - last_checkpoint > 60 * args.checkpoint_minutes or step >= args.steps or out_of_time:
-            save_checkpoint(model, optimizer, run_dir, step)
-            last_checkpoint = time.time()
-            if validation.is_dir():
-                inference_model.set_weights(ema_weights(model, optimizer))
-                scores = validate(inference_model, context, validation, args.scales)
-                LOGGER.info("checkpoint at step %d; %s PSNR (EMA): %s", step, validation.name,
-                            ", ".join(f"x{scale} {value:.3f}" for scale, value in scores.items()))
-                log_scalars(writer, run_dir, step, {f"psnr_{validation.name}_x{scale}": value for scale, value in scores.items()})
-            if out_of_time:
-                LOGGER.info("stopping after %.1f minutes; run the same command to resume", args.stop_after_minutes)
-                break
+    if step >= args.steps:
+        return 0
+    monitor = Monitor(args, run_dir, writer, optimizer, inference_model, context, validation)
+    # One fit() for the whole run: Keras swaps the EMA into the model at the end of every fit(),
+    # so calling it per chunk would keep resetting training to the average.
+    model.fit(
+        dataset(sampler, start_batch=step), steps_per_epoch=args.chunk,
+        epochs=-(-(args.steps - step) // args.chunk), verbose=0, callbacks=[monitor],
+    )
     return 0
 
 
