@@ -40,7 +40,7 @@ def test_paper_sizes() -> None:
 
 def test_mixed_precision_keeps_output_float32() -> None:
     model = build("vdsr", dtype_policy="mixed_bfloat16", depth=4)
-    assert model.layers[1].compute_dtype == "bfloat16"
+    assert model.layers[1].compute_dtype == "float32" and model.layers[2].compute_dtype == "bfloat16"
     assert model.predict_on_batch(np.zeros((1, 9, 9, 1), np.float32)).dtype == np.float32
 
 

@@ -15,8 +15,9 @@ def build_vdsr(
     """VDSR on (batch, height, width, channels) float32 input in 0..1; output = input + residual.
 
     ``depth`` counts every convolution (the paper's 20). With ``padding="valid"`` the output is
-    smaller by ``depth`` pixels on each side and the skip path is cropped to match. The last
-    convolution and the residual add stay float32 under any ``dtype_policy``.
+    smaller by ``depth`` pixels on each side and the skip path is cropped to match. The first
+    convolution (it sees 0..1 pixels, where bfloat16 resolves about one grey level), the last one and
+    the residual add stay float32 under any ``dtype_policy``.
     """
     inputs = keras.Input((None, None, channels), name="image")
     initializer = keras.initializers.HeNormal()
@@ -24,7 +25,7 @@ def build_vdsr(
     for index in range(depth - 1):
         x = keras.layers.Conv2D(
             filters, 3, padding=padding, activation="relu", kernel_initializer=initializer,
-            name=f"conv{index + 1}", dtype=dtype_policy,
+            name=f"conv{index + 1}", dtype="float32" if index == 0 else dtype_policy,
         )(x)
     residual = keras.layers.Conv2D(
         channels, 3, padding=padding, kernel_initializer=keras.initializers.HeNormal(),
