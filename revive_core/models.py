@@ -2,8 +2,10 @@
 
 A ``Runner`` wraps a model built with "valid" padding for tiled inference: it maps a float32
 (batch, h + 2 context, w + 2 context, channels) block in 0..1 to the network's (batch, h, w,
-channels) output through one compiled ``tf.function`` whose signature has free height and
-width, so new image sizes never re-trace it.
+channels) output through one compiled ``tf.function`` whose signature has free batch, height and
+width, so new image sizes never re-trace it (``Runner.tracing_count`` stays 1). Before the first
+model is built, TensorFlow is given one intra-op thread per usable core and ``INTER_OP_THREADS``
+inter-op threads (the graph is a chain of convolutions: more would only oversubscribe the cores).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from revive_core.weights import WeightsEntry, locate, read_manifest
 LOGGER = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 _RUNNERS: dict[tuple[str, str], "Runner"] = {}
+INTER_OP_THREADS = 1  # the graph is a chain; compare with `python -m revive_core.bench --inter-op 2`
+PREFERRED_BATCH = 1  # tiles per call: 1, 2 and 4 measured the same CPU time; 1 needs the least memory
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,46 @@ class ModelInfo:
     entries: tuple[str, ...]
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_threads(intra_op: int | None = None, inter_op: int | None = None) -> bool:
+    """Set TensorFlow's thread pools (default: one intra-op thread per core, ``INTER_OP_THREADS``).
+
+    Only possible before TensorFlow's runtime starts; returns False (and changes nothing) after.
+    ``$REVIVE_INTER_OP_THREADS`` overrides the inter-op default (used by the benchmark).
+    """
+    import tensorflow as tf
+
+    intra = intra_op or usable_cores()
+    inter = inter_op or int(os.environ.get("REVIVE_INTER_OP_THREADS", INTER_OP_THREADS))
+    if (tf.config.threading.get_intra_op_parallelism_threads() == intra
+            and tf.config.threading.get_inter_op_parallelism_threads() == inter):
+        return True
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:  # the runtime already started (a model was built before): keep its pools
+        LOGGER.debug("TensorFlow already initialised; thread pools left as they are")
+        return False
+    LOGGER.debug("TensorFlow threads: intra-op %d, inter-op %d", intra, inter)
+    return True
+
+
 class Runner:
-    """A loaded network ready for ``revive_core.tiling.tiled_apply``."""
+    """A loaded network ready for ``revive_core.tiling.tiled_apply``.
+
+    ``runner(blocks)``: (batch, h + 2 context, w + 2 context, channels) float32 in 0..1 ->
+    (batch, h, w, channels) float32 numpy. ``batch`` is the number of same-shape tiles per call
+    that measured fastest for ``tiled_apply``.
+    """
+
+    batch = PREFERRED_BATCH
 
     def __init__(self, entry: WeightsEntry, precision: str) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,6 +87,7 @@ class Runner:
         architecture = ARCHITECTURES.get(entry.architecture)
         if architecture is None:
             raise WeightsError(f"manifest entry {entry.key} names unknown architecture {entry.architecture!r}")
+        configure_threads()
         self.entry = entry
         self.precision = precision
         self.context = architecture.receptive_radius(**entry.arguments)
@@ -55,15 +98,23 @@ class Runner:
             self.model.load_weights(path)
         except Exception as error:
             raise WeightsError(f"{path.name} does not fit architecture {entry.architecture} ({error})") from error
-        channels = self.model.input_shape[-1]
+        self.channels = self.model.input_shape[-1]
+        model = self.model
         self._function = tf.function(
-            lambda blocks: self.model(blocks, training=False),
-            input_signature=[tf.TensorSpec((None, None, None, channels), tf.float32)],
+            lambda blocks: model(blocks, training=False),
+            input_signature=[tf.TensorSpec((None, None, None, self.channels), tf.float32)],
             jit_compile=False,
         )
         LOGGER.info("loaded %s (%s, %s)", entry.key, path.name, precision)
 
+    @property
+    def tracing_count(self) -> int:
+        """How many times the inference function was traced (1 after the first call, ever after)."""
+        return int(self._function.experimental_get_tracing_count())
+
     def __call__(self, blocks: np.ndarray) -> np.ndarray:
+        if blocks.dtype != np.float32:
+            blocks = blocks.astype(np.float32)
         return self._function(blocks).numpy()
 
 

@@ -8,8 +8,12 @@ runs, and its output is pasted at ``scale`` times the tile's position. Because e
 sees exactly the context it would see in one untiled pass over the mirrored image, tiled output
 equals untiled output up to floating-point rounding.
 
-Tile shapes are drawn from a few sizes (``tile`` or a multiple of ``SHAPE_STEP`` below it), so a
-compiled network meets only a handful of shapes whatever the image size.
+Each side is split into the fewest windows no longer than ``tile``, all of one length: the even
+share rounded up to a multiple of ``SHAPE_STEP`` (64), so an image has one tile shape, shapes
+repeat across images, and the work wasted on rounding is under 64 pixels per window. Windows
+start at multiples of their length; the last one may overhang the image edge (its overhang is
+mirrored context, computed and dropped), so tile positions stay multiples of 64 for networks
+that need aligned positions.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-SHAPE_STEP = 64
+SHAPE_STEP = 64  # tile sides are multiples of this where ``tile`` allows
+FALLBACK_STEP = 8  # ... else multiples of this (a ``tile`` that is not a multiple of 64)
 
 Network = Callable[[np.ndarray], np.ndarray]
 Progress = Callable[[int, int], None]
@@ -33,22 +38,29 @@ class Tile(NamedTuple):
     width: int
 
 
-def _starts(length: int, tile: int) -> tuple[list[int], int]:
-    """Start positions covering 0..length with windows of ``span`` pixels; returns (starts, span).
+def _round_up(value: int, step: int) -> int:
+    return -(-value // step) * step
 
-    Windows never leave the image when it is at least one tile long (the last one is moved back
-    to end at the edge); a shorter side gets one window rounded up to the next shape step.
+
+def _starts(length: int, tile: int) -> tuple[list[int], int]:
+    """Window starts covering 0..length with equal windows of ``span`` <= ``tile``; returns (starts, span).
+
+    ``count`` = ceil(length / tile) windows of the even share rounded up to ``SHAPE_STEP`` (or to
+    ``FALLBACK_STEP``, or ``tile`` itself, where the rounded share would exceed ``tile``); window
+    ``i`` starts at ``i * span`` and the last one may overhang the edge by less than ``count`` steps.
     """
-    if length <= tile:
-        span = min(tile, -(-length // SHAPE_STEP) * SHAPE_STEP)
-        return [0], span
     count = -(-length // tile)
-    starts = [index * tile for index in range(count - 1)] + [length - tile]
-    return starts, tile
+    share = -(-length // count)
+    span = _round_up(share, SHAPE_STEP)
+    if span > tile:
+        span = _round_up(share, FALLBACK_STEP)
+        if span > tile:
+            span = tile
+    return [index * span for index in range(count)], span
 
 
 def plan_tiles(height: int, width: int, tile: int) -> list[Tile]:
-    """Tiles (input space) covering a height x width image; a tile may overhang a short side."""
+    """Tiles (input space) covering a height x width image, all one shape; a tile may overhang an edge."""
     if tile < 1:
         raise ValueError("tile must be positive")
     rows, tile_height = _starts(height, tile)
@@ -66,11 +78,23 @@ def reflect_indices(start: int, stop: int, length: int) -> np.ndarray:
     return np.where(indices >= length, period - indices, indices)
 
 
-def extract(image: np.ndarray, tile: Tile, context: int) -> np.ndarray:
-    """The tile with ``context`` pixels on every side, (height + 2c, width + 2c, channels)."""
-    rows = reflect_indices(tile.top - context, tile.top + tile.height + context, image.shape[0])
-    columns = reflect_indices(tile.left - context, tile.left + tile.width + context, image.shape[1])
-    return image[rows[:, None], columns[None, :]]
+def extract(image: np.ndarray, tile: Tile, context: int, out: np.ndarray | None = None) -> np.ndarray:
+    """The tile with ``context`` pixels on every side, (height + 2c, width + 2c, channels).
+
+    Written into ``out`` when given (same shape and dtype); a plain copy of a slice when the
+    window lies inside the image, a mirrored gather only where it crosses an edge.
+    """
+    top, left = tile.top - context, tile.left - context
+    bottom, right = tile.top + tile.height + context, tile.left + tile.width + context
+    if out is None:
+        out = np.empty((bottom - top, right - left) + image.shape[2:], image.dtype)
+    if top >= 0 and left >= 0 and bottom <= image.shape[0] and right <= image.shape[1]:
+        out[...] = image[top:bottom, left:right]
+        return out
+    rows = reflect_indices(top, bottom, image.shape[0])
+    columns = reflect_indices(left, right, image.shape[1])
+    out[...] = image[rows[:, None], columns[None, :]]
+    return out
 
 
 def tiled_apply(
@@ -90,38 +114,37 @@ def tiled_apply(
             (batch, scale * h, scale * w, out_channels) float32.
         context: pixels of input context the network consumes on every side.
         scale: output pixels per input pixel.
-        tile: tile side in input pixels; None or 0 runs the whole image as one tile.
-        batch: tiles of one shape sent to ``network`` per call.
-        progress: called as ``progress(done, total)`` after every tile.
+        tile: largest tile side in input pixels; None or 0 runs the whole image as one tile.
+        batch: tiles (all of one shape) sent to ``network`` per call.
+        progress: called as ``progress(done, total)`` after every batch of tiles.
 
     Returns:
         (scale * height, scale * width, out_channels) float32.
     """
     height, width = image.shape[:2]
-    tiles = plan_tiles(height, width, tile or max(height, width))
+    tiles = plan_tiles(height, width, tile) if tile else [Tile(0, 0, height, width)]
+    per_call = max(1, batch)
     output: np.ndarray | None = None
     total = len(tiles)
-    done = 0
-    # Tiles come in at most four shapes; group them so batches hold one shape.
-    groups: dict[tuple[int, int], list[Tile]] = {}
-    for item in tiles:
-        groups.setdefault((item.height, item.width), []).append(item)
-    for group in groups.values():
-        for first in range(0, len(group), max(1, batch)):
-            chunk = group[first : first + max(1, batch)]
-            blocks = np.stack([extract(image, item, context) for item in chunk])
-            results = np.asarray(network(blocks), dtype=np.float32)
-            if output is None:
-                output = np.empty((scale * height, scale * width, results.shape[-1]), np.float32)
-            for item, result in zip(chunk, results):
-                keep_height = min(item.height, height - item.top)
-                keep_width = min(item.width, width - item.left)
-                output[
-                    scale * item.top : scale * (item.top + keep_height),
-                    scale * item.left : scale * (item.left + keep_width),
-                ] = result[: scale * keep_height, : scale * keep_width]
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
+    # plan_tiles gives one shape, so every batch (but a short last one) has one shape too.
+    block_shape = (tiles[0].height + 2 * context, tiles[0].width + 2 * context) + image.shape[2:]
+    blocks = np.empty((min(per_call, total),) + block_shape, np.float32)
+    for first in range(0, total, per_call):
+        chunk = tiles[first : first + per_call]
+        batch_blocks = blocks[: len(chunk)]
+        for index, item in enumerate(chunk):
+            extract(image, item, context, out=batch_blocks[index])
+        results = np.asarray(network(batch_blocks), dtype=np.float32)
+        if output is None:
+            output = np.empty((scale * height, scale * width, results.shape[-1]), np.float32)
+        for item, result in zip(chunk, results):
+            keep_height = min(item.height, height - item.top)
+            keep_width = min(item.width, width - item.left)
+            output[
+                scale * item.top : scale * (item.top + keep_height),
+                scale * item.left : scale * (item.left + keep_width),
+            ] = result[: scale * keep_height, : scale * keep_width]
+        if progress is not None:
+            progress(first + len(chunk), total)
     assert output is not None
     return output

@@ -7,6 +7,7 @@ from typing import Callable, NamedTuple
 
 import keras
 
+from revive_core.architectures.revive import build_revive, receptive_radius_revive
 from revive_core.architectures.srcnn import build_srcnn, receptive_radius_srcnn
 from revive_core.architectures.vdsr import build_vdsr, receptive_radius_vdsr
 
@@ -20,6 +21,7 @@ class Architecture(NamedTuple):
 ARCHITECTURES: dict[str, Architecture] = {
     "srcnn": Architecture(build_srcnn, receptive_radius_srcnn, pre_upsampled=True),
     "vdsr": Architecture(build_vdsr, receptive_radius_vdsr, pre_upsampled=True),
+    "revive": Architecture(build_revive, receptive_radius_revive, pre_upsampled=True),
 }
 
 

@@ -1,0 +1,104 @@
+"""revive_core.damage: noise and JPEG-blocking estimates on synthetic and (when present) real photos."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from revive_core.damage import (
+    BLOCKINESS_THRESHOLD,
+    NOISE_THRESHOLD,
+    DamageEstimate,
+    estimate_blockiness,
+    estimate_damage,
+    suggest_strength,
+)
+from revive_core.paths import shared_root
+from train.degrade import add_gaussian_noise, jpeg
+
+BENCHMARK = shared_root() / "datasets" / "benchmark"
+
+
+def clean_photo(height: int = 384, width: int = 512, seed: int = 0) -> np.ndarray:
+    """(height, width, 3) uint8: smooth shading, soft-edged shapes and fine stripes, no noise."""
+    rng = np.random.default_rng(seed)
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.stack([60 + 120 * columns / width, 40 + 150 * rows / height, 90 + 40 * np.sin(rows / 40.0)], axis=2)
+    for _ in range(12):
+        centre_y, centre_x = rng.uniform(0, height), rng.uniform(0, width)
+        radius = rng.uniform(15, 70)
+        disc = ((rows - centre_y) ** 2 + (columns - centre_x) ** 2 < radius**2).astype(np.float32)
+        disc = cv2.GaussianBlur(disc, (0, 0), 1.2)
+        image += disc[..., None] * rng.uniform(-50, 50, 3).astype(np.float32)
+    image[: height // 4, width // 2 :] += 25 * np.sin(columns[: height // 4, width // 2 :] / 2.5)[..., None]
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return clean_photo()
+
+
+def test_clean_image_is_not_damaged(photo: np.ndarray) -> None:
+    estimate = estimate_damage(photo)
+    assert isinstance(estimate, DamageEstimate)
+    assert not estimate.damaged, estimate.reason
+    assert estimate.noise_sigma < 2.0 and estimate.blockiness < BLOCKINESS_THRESHOLD and estimate.jpeg_quality_guess is None
+    assert "clean" in estimate.reason.lower()
+    assert suggest_strength(estimate) == 0.0
+
+
+@pytest.mark.parametrize("grey", [False, True])
+def test_noise_sigma_15_is_measured(photo: np.ndarray, grey: bool) -> None:
+    noisy = add_gaussian_noise(photo, 15.0, np.random.default_rng(1), grey=grey)
+    estimate = estimate_damage(noisy)
+    assert 15 * 0.7 <= estimate.noise_sigma <= 15 * 1.3
+    assert estimate.damaged and "noise" in estimate.reason
+    assert suggest_strength(estimate) == pytest.approx(estimate.noise_sigma / 25.0)
+
+
+def test_jpeg_30_is_blocky(photo: np.ndarray) -> None:
+    clean = estimate_damage(photo).blockiness
+    compressed = estimate_damage(jpeg(photo, 30))
+    assert compressed.blockiness > max(BLOCKINESS_THRESHOLD, 1.5 * clean)
+    assert compressed.damaged and "JPEG" in compressed.reason
+    assert compressed.jpeg_quality_guess is not None and 15 <= compressed.jpeg_quality_guess <= 60
+    assert 0.4 <= suggest_strength(compressed) <= 1.0
+
+
+def test_shifted_grid_of_a_cropped_jpeg_is_found(photo: np.ndarray) -> None:
+    blockiness, phases = estimate_blockiness(jpeg(photo, 30)[3:, 5:])
+    assert blockiness > BLOCKINESS_THRESHOLD and phases == (4, 2)
+
+
+def test_layouts_and_speed(photo: np.ndarray) -> None:
+    grey = estimate_damage(jpeg(photo[..., 1], 30))
+    assert grey.damaged
+    rgba = np.concatenate([photo, np.full(photo.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    assert estimate_damage(rgba).noise_sigma == pytest.approx(estimate_damage(photo).noise_sigma)
+    deep = estimate_damage(photo.astype(np.uint16) * 257)
+    assert abs(deep.noise_sigma - estimate_damage(photo).noise_sigma) < 0.5
+    assert estimate_damage(np.zeros((5, 7), np.uint8)).damaged is False
+    megapixel = cv2.resize(photo, (1152, 864), interpolation=cv2.INTER_CUBIC)
+    estimate_damage(megapixel)
+    started = time.perf_counter()
+    estimate_damage(megapixel)
+    assert time.perf_counter() - started < 0.5  # about 30 ms on an idle core; generous for loaded CI
+
+
+@pytest.mark.skipif(not (BENCHMARK / "Set5").is_dir(), reason="needs ../shared/datasets/benchmark")
+def test_real_photos_damaged_and_clean() -> None:
+    from train.degrade import benchmark_pair
+    from train.evaluate import load_hr
+
+    for path in sorted((BENCHMARK / "Set5").glob("*.png")):
+        hr = load_hr(path)
+        for case in ("a", "b", "c"):
+            _, degraded = benchmark_pair(hr, path.name, case)
+            assert estimate_damage(degraded).damaged, (path.name, case)
+        if path.name != "woman_GT.png":  # woman carries real JPEG blocking from its source
+            assert not estimate_damage(hr).damaged, path.name
+        assert estimate_damage(hr).noise_sigma < NOISE_THRESHOLD

@@ -1,0 +1,426 @@
+"""The revive benchmark: fixed, seeded damage on Set5/Set14, scored against the clean originals.
+
+    python -m train.evaluate_degraded                         # table for the README (cases a-c)
+    python -m train.evaluate_degraded --cases a b c d --sets Set5 Set14 --output table.md
+    python -m train.evaluate_degraded --damage                # damage-estimator numbers instead
+    python -m train.evaluate_degraded --sweep                 # revive strength sweep (monotonicity)
+
+Cases (``train.degrade.BENCHMARK_CASES``): (a) x2 MATLAB-bicubic down + Gaussian colour noise
+sigma 8 + JPEG q40; (b) x1 JPEG q30; (c) x1 Gaussian colour noise sigma 15; (d) like (a) at x4.
+The noise seed of every image is CRC-32("case/name"), so the inputs never change.
+
+Methods: "bicubic" (x1: the damaged input itself), "classical" (the best OpenCV chain per case:
+non-local means on colour or on luma only, bilateral (once or twice), Gaussian or median
+denoising before or after the bicubic upscale, 38 settings searched on Set5 only and then applied
+unchanged to every set), "vdsr" (the clean model through
+``revive_core.api.upscale_picture``; scale > 1 only) and "revive" (when the manifest has a
+"revive" family; at strength 1 and at the strength ``revive_core.damage`` suggests). PSNR/SSIM
+on BT.601 Y (grey images on grey), border shaved by the scale, as ``train.evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+LOGGER = logging.getLogger("train.evaluate_degraded")
+IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".tif", ".tiff"}
+SWEEP_STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+Chain = Callable[[np.ndarray, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark image: name, clean reference and damaged input (uint8, grey 2-D or RGB)."""
+
+    name: str
+    clean: np.ndarray
+    degraded: np.ndarray
+
+
+def load_samples(folder: Path, case: str) -> list[Sample]:
+    """The damaged versions of every image in ``folder`` for ``case`` (deterministic)."""
+    from train.degrade import benchmark_pair
+    from train.evaluate import load_hr
+
+    samples = []
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        clean, degraded = benchmark_pair(load_hr(path), path.name, case)
+        samples.append(Sample(path.name, clean, degraded))
+    return samples
+
+
+def score(output: np.ndarray, clean: np.ndarray, scale: int) -> tuple[float, float]:
+    """(PSNR, SSIM) on Y (grey on grey), ``scale`` pixels shaved from every side."""
+    from revive_core.metrics import calculate_psnr, calculate_ssim
+
+    return (calculate_psnr(output, clean, crop_border=scale, test_y_channel=True),
+            calculate_ssim(output, clean, crop_border=scale, test_y_channel=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# Classical chains
+# ----------------------------------------------------------------------------------------------
+
+
+def bicubic(image: np.ndarray, scale: int) -> np.ndarray:
+    """MATLAB bicubic upscale by ``scale`` (a copy at x1); uint8 in and out."""
+    from revive_core.resize import imresize
+
+    return image.copy() if scale == 1 else imresize(image, float(scale))
+
+
+def non_local_means(image: np.ndarray, strength: float) -> np.ndarray:
+    """OpenCV fast non-local means (7x7 patches, 21x21 search); colour images via CIELAB."""
+    import cv2
+
+    if image.ndim == 2:
+        return cv2.fastNlMeansDenoising(image, None, strength, 7, 21)
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(cv2.fastNlMeansDenoisingColored(bgr, None, strength, strength, 7, 21), cv2.COLOR_BGR2RGB)
+
+
+def non_local_means_luma(image: np.ndarray, strength: float) -> np.ndarray:
+    """OpenCV fast non-local means on luma only (YCrCb; chroma untouched): what the Y score sees."""
+    import cv2
+
+    if image.ndim == 2:
+        return cv2.fastNlMeansDenoising(image, None, strength, 7, 21)
+    ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)
+    ycc[..., 0] = cv2.fastNlMeansDenoising(np.ascontiguousarray(ycc[..., 0]), None, strength, 7, 21)
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+
+
+def median(image: np.ndarray) -> np.ndarray:
+    """OpenCV 3x3 median filter."""
+    import cv2
+
+    return cv2.medianBlur(image, 3).reshape(image.shape)
+
+
+def bilateral(image: np.ndarray, sigma_colour: float, sigma_space: float) -> np.ndarray:
+    """OpenCV bilateral filter, neighbourhood from ``sigma_space``."""
+    import cv2
+
+    return cv2.bilateralFilter(image, -1, sigma_colour, sigma_space).reshape(image.shape)
+
+
+def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
+    """OpenCV Gaussian blur with mirrored edges."""
+    import cv2
+
+    return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101).reshape(image.shape)
+
+
+def classical_chains(scale: int) -> dict[str, Chain]:
+    """Candidate OpenCV restorations by name: denoise then upscale, and (x > 1) upscale then denoise."""
+    filters: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    for h in (3, 5, 7, 10, 13, 16):
+        filters[f"NLM h={h}"] = lambda image, h=h: non_local_means(image, h)
+        filters[f"NLM-luma h={h}"] = lambda image, h=h: non_local_means_luma(image, h)
+    for sigma_colour in (15, 30, 50, 75, 100):
+        for sigma_space in (1, 1.5, 2, 3):
+            filters[f"bilateral {sigma_colour}/{sigma_space}"] = lambda image, c=sigma_colour, s=sigma_space: bilateral(image, c, s)
+    for sigma_colour in (20, 35):
+        filters[f"bilateral {sigma_colour}/2 twice"] = lambda image, c=sigma_colour: bilateral(bilateral(image, c, 2), c, 2)
+    for sigma in (0.6, 1.0, 1.5):
+        filters[f"Gaussian {sigma}"] = lambda image, s=sigma: gaussian(image, s)
+    filters["median 3x3"] = median
+    chains: dict[str, Chain] = {}
+    for name, apply in filters.items():
+        if scale == 1:
+            chains[name] = lambda image, s, apply=apply: apply(image)
+        else:
+            chains[f"{name} → bicubic"] = lambda image, s, apply=apply: bicubic(apply(image), s)
+            chains[f"bicubic → {name}"] = lambda image, s, apply=apply: apply(bicubic(image, s))
+    return chains
+
+
+def best_chain(samples: list[Sample], scale: int) -> tuple[str, Chain, float]:
+    """The classical chain with the best mean PSNR on ``samples``: (name, chain, PSNR)."""
+    results = {}
+    for name, chain in classical_chains(scale).items():
+        results[name] = float(np.mean([score(chain(sample.degraded, scale), sample.clean, scale)[0] for sample in samples]))
+        LOGGER.debug("classical %s: %.3f dB", name, results[name])
+    name = max(results, key=results.get)
+    return name, classical_chains(scale)[name], results[name]
+
+
+# ----------------------------------------------------------------------------------------------
+# Models
+# ----------------------------------------------------------------------------------------------
+
+
+def run_model(image: np.ndarray, scale: int, model: str, strength: float | None = None, precision: str | None = None) -> np.ndarray:
+    """``model`` through ``revive_core.api.upscale_picture``; grey 2-D in, grey 2-D out."""
+    from revive_core.api import upscale_picture
+    from revive_core.imageio import Picture
+
+    picture = Picture(image if image.ndim == 3 else image[..., None])
+    keyword = {} if strength is None else {"strength": strength}
+    output = upscale_picture(picture, scale, model, precision=precision, **keyword)[0].pixels
+    return output if image.ndim == 3 else output[..., 0]
+
+
+def api_supports_strength() -> bool:
+    """True once ``upscale_picture`` takes ``strength`` (and scale 1) for the revive family."""
+    from revive_core.api import upscale_picture
+
+    return "strength" in inspect.signature(upscale_picture).parameters
+
+
+def revive_network_input(luminance: np.ndarray, scale: int, strength: float) -> np.ndarray:
+    """(h, w) float32 Y in 0..1 -> (scale h, scale w, 2): bicubic-upscaled Y and the strength plane."""
+    from revive_core.resize import upsample
+
+    upscaled = upsample(luminance, scale) if scale > 1 else luminance.astype(np.float32)
+    return np.stack([upscaled, np.full_like(upscaled, np.float32(strength))], axis=2)
+
+
+def apply_revive(image: np.ndarray, network: Callable[[np.ndarray], np.ndarray], context: int, scale: int,
+                 strength: float, tile: int | None = 512) -> np.ndarray:
+    """Restore uint8 ``image`` (grey 2-D or RGB) with a "valid" revive network; uint8 (scale H, scale W[, 3]).
+
+    The same recipe as the product: the network runs on BT.601 Y in 0..1 with the strength plane,
+    Cb/Cr are upscaled bicubically, tiles carry ``context`` pixels of mirrored context.
+    """
+    from revive_core.colour import rgb_to_ycbcr, ycbcr_to_rgb
+    from revive_core.resize import upsample
+    from revive_core.tiling import tiled_apply
+
+    values = image.astype(np.float32)
+    if image.ndim == 3:
+        ycbcr = rgb_to_ycbcr(values)
+        luminance, chroma = ycbcr[..., 0], ycbcr[..., 1:]
+    else:
+        luminance, chroma = values, None
+    blocks = revive_network_input(luminance / np.float32(255.0), scale, strength)
+    restored = tiled_apply(blocks, network, context, 1, tile)[..., 0] * np.float32(255.0)
+    if chroma is None:
+        return np.clip(restored + 0.5, 0, 255).astype(np.uint8)
+    chroma_up = upsample(chroma, scale) if scale > 1 else chroma
+    rgb = ycbcr_to_rgb(np.concatenate([restored[..., None], chroma_up], axis=2))
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+def run_revive(image: np.ndarray, scale: int, strength: float, precision: str | None = None) -> np.ndarray:
+    """The installed revive model at ``strength``: the product path when the API has it, else the
+    same recipe here with the product's cached Runner (``revive_core.models.get_runner``)."""
+    if api_supports_strength():
+        return run_model(image, scale, "revive", strength, precision)
+    from revive_core.models import get_runner
+
+    runner = get_runner("revive", scale, precision)
+    return apply_revive(image, runner, runner.context, scale, strength)
+
+
+def revive_scales() -> tuple[int, ...]:
+    """Scales the installed revive family serves (empty when it has no weights)."""
+    from revive_core.models import list_models
+
+    return next((info.scales for info in list_models() if info.name == "revive"), ())
+
+
+# ----------------------------------------------------------------------------------------------
+# Training-time validation (for train.fit)
+# ----------------------------------------------------------------------------------------------
+
+VALIDATION_CASES = {1: ("b", "c"), 2: ("a",), 4: ("d",)}
+
+
+def validate_degraded(model, context: int, folder: Path, scales: list[int], strength: float = 1.0) -> dict[str, float]:
+    """Mean Y-PSNR of a "valid" 2-channel revive ``model`` on the damaged ``folder`` per case.
+
+    Cases by scale: x1 -> (b) and (c), x2 -> (a), x4 -> (d); other scales are skipped. Keys are
+    "a".."d". The model runs untiled with ``context`` pixels of mirrored context, at ``strength``.
+    """
+    results = {}
+    for scale in scales:
+        for case in VALIDATION_CASES.get(scale, ()):
+            scores = [score(apply_revive(sample.degraded, model.predict_on_batch, context, scale, strength, tile=None),
+                            sample.clean, scale)[0] for sample in load_samples(folder, case)]
+            results[case] = float(np.mean(scores))
+    return results
+
+
+# ----------------------------------------------------------------------------------------------
+# Reports
+# ----------------------------------------------------------------------------------------------
+
+
+def benchmark(folders: list[Path], cases: list[str], precision: str | None, with_vdsr: bool) -> tuple[str, dict]:
+    """Score every method on every (case, set); returns (markdown, raw numbers)."""
+    from revive_core.damage import estimate_damage, suggest_strength
+    from revive_core.models import list_models
+    from train.degrade import BENCHMARK_CASES
+
+    installed = {info.name: info.scales for info in list_models()}
+    revive = installed.get("revive", ())
+    methods = ["bicubic", "classical", "vdsr", "revive s=1", "revive auto s"]
+    results: dict[tuple[str, str, str], tuple[float, float] | None] = {}
+    chosen: dict[str, str] = {}
+    notes: list[str] = []
+    for case in cases:
+        spec = BENCHMARK_CASES[case]
+        scale = spec.scale
+        samples_by_set = {folder.name: load_samples(folder, case) for folder in folders}
+        selection_set = samples_by_set.get("Set5") or next(iter(samples_by_set.values()))
+        name, chain, selection_psnr = best_chain(selection_set, scale)
+        chosen[case] = name
+        LOGGER.info("(%s) best classical chain on %s: %s (%.3f dB)", case,
+                    "Set5" if "Set5" in samples_by_set else folders[0].name, name, selection_psnr)
+        for set_name, samples in samples_by_set.items():
+            def mean_score(method: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float]:
+                pairs = [score(method(sample.degraded), sample.clean, scale) for sample in samples]
+                return float(np.mean([p for p, _ in pairs])), float(np.mean([s for _, s in pairs]))
+
+            results[(case, "bicubic", set_name)] = mean_score(lambda image: bicubic(image, scale))
+            results[(case, "classical", set_name)] = mean_score(lambda image: chain(image, scale))
+            if with_vdsr and scale > 1 and scale in installed.get("vdsr", ()):
+                results[(case, "vdsr", set_name)] = mean_score(lambda image: run_model(image, scale, "vdsr", None, precision))
+            if scale in revive:
+                results[(case, "revive s=1", set_name)] = mean_score(lambda image: run_revive(image, scale, 1.0, precision))
+                results[(case, "revive auto s", set_name)] = mean_score(
+                    lambda image: run_revive(image, scale, suggest_strength(estimate_damage(image)), precision))
+            for method in methods:
+                if (case, method, set_name) in results:
+                    LOGGER.info("(%s) %s %s: %.3f / %.4f", case, method, set_name, *results[(case, method, set_name)])
+    if "vdsr" not in installed:
+        notes.append("vdsr: no weights installed.")
+    if not revive:
+        notes.append("revive: no weights in weights/manifest.json yet (family \"revive\"); rows skipped.")
+    set_names = [folder.name for folder in folders]
+    header = "| method | " + " | ".join(f"({case}) {set_name}" for case in cases for set_name in set_names) + " |"
+    lines = [header, "|---|" + "---|" * (len(cases) * len(set_names))]
+    for method in methods:
+        cells = []
+        for case in cases:
+            for set_name in set_names:
+                value = results.get((case, method, set_name))
+                cells.append("n/a" if value is None else f"{value[0]:.2f} / {value[1]:.4f}")
+        if any(cell != "n/a" for cell in cells):
+            label = "bicubic (x1: the damaged input)" if method == "bicubic" else method
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for case in cases:
+        lines.append(f"- ({case}) {BENCHMARK_CASES[case].description}; classical = {chosen[case]} (best on Set5)")
+    lines.extend(f"- {note}" for note in notes)
+    raw = {f"{case}/{method}/{set_name}": {"psnr": value[0], "ssim": value[1]}
+           for (case, method, set_name), value in results.items() if value is not None}
+    raw["classical_chains"] = chosen
+    return "\n".join(lines), raw
+
+
+def damage_report(folders: list[Path], cases: list[str]) -> tuple[str, dict]:
+    """Damage estimates (mean and range) on the clean and damaged sets, and how often each is flagged."""
+    from revive_core.damage import estimate_damage
+
+    rows = ["| input | noise sigma mean [min–max] | blockiness mean [min–max] | JPEG quality guess mean [min–max] | flagged damaged |",
+            "|---|---|---|---|---|"]
+    raw: dict[str, list[dict]] = {}
+    for case in ["clean"] + cases:
+        estimates = []
+        for folder in folders:
+            for sample in load_samples(folder, cases[0] if case == "clean" else case):
+                image = sample.clean if case == "clean" else sample.degraded
+                estimate = estimate_damage(image)
+                estimates.append({"set": folder.name, "name": sample.name, **estimate.__dict__})
+        raw[case] = estimates
+        noise = np.array([item["noise_sigma"] for item in estimates])
+        blocks = np.array([item["blockiness"] for item in estimates])
+        qualities = [item["jpeg_quality_guess"] for item in estimates if item["jpeg_quality_guess"] is not None]
+        flagged = [item["name"] for item in estimates if item["damaged"]]
+        quality_cell = (f"{np.mean(qualities):.0f} [{min(qualities):.0f}–{max(qualities):.0f}] ({len(qualities)} images)"
+                        if qualities else "–")
+        flagged_cell = f"{len(flagged)}/{len(estimates)}" + (f" ({', '.join(flagged)})" if case == "clean" and flagged else "")
+        rows.append(f"| {case} | {noise.mean():.1f} [{noise.min():.1f}–{noise.max():.1f}] | "
+                    f"{blocks.mean():.2f} [{blocks.min():.2f}–{blocks.max():.2f}] | {quality_cell} | {flagged_cell} |")
+    return "\n".join(rows), raw
+
+
+def strength_sweep(folders: list[Path], cases: list[str], precision: str | None, strengths: tuple[float, ...]) -> tuple[str, dict]:
+    """PSNR, mean |output - input| (Y levels) and residual noise per strength; monotonic or not."""
+    from revive_core.colour import rgb_to_y
+    from revive_core.damage import estimate_noise
+
+    def luminance(image: np.ndarray) -> np.ndarray:
+        return image.astype(np.float64) if image.ndim == 2 else rgb_to_y(image.astype(np.float64))
+
+    scales = revive_scales()
+    rows = ["| case | set | " + " | ".join(f"s={s:g}" for s in strengths) + " | monotonic change |",
+            "|---|---|" + "---|" * len(strengths) + "---|"]
+    raw = {}
+    from train.degrade import BENCHMARK_CASES
+
+    for case in cases:
+        scale = BENCHMARK_CASES[case].scale
+        if scale not in scales:
+            continue
+        for folder in folders:
+            samples = load_samples(folder, case)
+            psnrs, changes, noises = [], [], []
+            for strength in strengths:
+                outputs = [run_revive(sample.degraded, scale, strength, precision) for sample in samples]
+                psnrs.append(float(np.mean([score(o, s.clean, scale)[0] for o, s in zip(outputs, samples)])))
+                changes.append(float(np.mean([np.abs(luminance(o) - luminance(bicubic(s.degraded, scale))).mean()
+                                              for o, s in zip(outputs, samples)])))
+                noises.append(float(np.mean([estimate_noise(o) for o in outputs])))
+            monotonic = all(later >= earlier for earlier, later in zip(changes, changes[1:]))
+            cells = [f"{p:.2f} dB, Δ{c:.2f}, σ{n:.1f}" for p, c, n in zip(psnrs, changes, noises)]
+            rows.append(f"| ({case}) | {folder.name} | " + " | ".join(cells) + f" | {'yes' if monotonic else 'NO'} |")
+            raw[f"{case}/{folder.name}"] = {"strengths": list(strengths), "psnr": psnrs, "change": changes,
+                                            "noise": noises, "monotonic": monotonic}
+    if not raw:
+        rows.append("| – | – | no revive weights installed | |")
+    return "\n".join(rows), raw
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from revive_core.paths import shared_root
+
+    benchmark_root = shared_root() / "datasets" / "benchmark"
+    folders = [Path(item) if Path(item).is_dir() else benchmark_root / item for item in args.sets]
+    missing = [str(folder) for folder in folders if not folder.is_dir()]
+    if missing:
+        LOGGER.error("no such folder: %s", ", ".join(missing))
+        return 2
+    if args.damage:
+        markdown, raw = damage_report(folders, args.cases)
+    elif args.sweep:
+        markdown, raw = strength_sweep(folders, args.cases, args.precision, tuple(args.strengths))
+    else:
+        markdown, raw = benchmark(folders, args.cases, args.precision, not args.no_vdsr)
+    print(markdown)
+    if args.output:
+        Path(args.output).write_text(markdown + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=2, default=float))
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", default=["Set5", "Set14"], help="benchmark names under ../shared or folders")
+    parser.add_argument("--cases", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c", "d"])
+    parser.add_argument("--precision", default=None, help="auto | bf16 | fp32")
+    parser.add_argument("--no-vdsr", action="store_true", help="leave out the clean VDSR rows")
+    parser.add_argument("--damage", action="store_true", help="report revive_core.damage estimates instead")
+    parser.add_argument("--sweep", action="store_true", help="revive strength sweep: PSNR, change and noise per strength")
+    parser.add_argument("--strengths", type=float, nargs="+", default=list(SWEEP_STRENGTHS))
+    parser.add_argument("--output", help="also write the markdown table here")
+    parser.add_argument("--json", help="also write the raw numbers here")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))
