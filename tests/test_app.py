@@ -11,6 +11,8 @@ import gradio as gr
 import httpx
 import numpy as np
 import pytest
+
+from revive_core.api import choose
 from gradio_client import Client, handle_file
 from PIL import Image, ImageCms
 
@@ -64,7 +66,7 @@ def test_handler_sizes_format_and_info(tmp_path: Path, outputs: Path, scale: int
     assert (result.format, result.mode, result.size) == ("JPEG", "RGB", expected)
     assert Path(download).name == f"holiday_photo_x{scale}.jpg"
     assert Path(download).is_relative_to(outputs)
-    model = list_models()[0].name.upper()
+    model = choose(WIDTH, HEIGHT, scale).model.upper()  # what Auto picks
     assert f"{model} ×{scale}" in info and f"{WIDTH}×{HEIGHT} → {expected[0]}×{expected[1]}" in info
     assert "Why this model:" in info
 
