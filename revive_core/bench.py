@@ -418,13 +418,18 @@ def precision_table(runs: dict[tuple[str, int, str, str], dict[str, Any]]) -> st
     return "\n".join(lines)
 
 
+def _synthetic_size(result: dict[str, Any]) -> str:
+    """"W×H → sW×sH" for a synthetic-photo result."""
+    width, height = result["synthetic"]
+    return f"{width}×{height} → {width * result['scale']}×{height * result['scale']}"
+
+
 def throughput_table(results: list[dict[str, Any]]) -> str:
     """Markdown: end-to-end against bare-network throughput on one synthetic photo per model."""
     lines = ["| model | precision | input → output | bare MP/s | e2e MP/s | e2e/bare | ≥ 0.8 |", "|---|---|---|---|---|---|---|"]
     for result in results:
         method = result["method"]
-        width, height = result["synthetic"]
-        size = f"{width}×{height} → {width * result['scale']}×{height * result['scale']}"
+        size = _synthetic_size(result)
         if "error" in result:
             lines.append(f"| {method['name']} | {method['precision']} | {size} | failed: {result['error']} | | | |")
             continue
@@ -440,8 +445,7 @@ def large_table(results: list[dict[str, Any]]) -> str:
     lines = ["| model | precision | input → output | seconds | MP/s | peak RSS (MB) | < 2 GB |", "|---|---|---|---|---|---|---|"]
     for result in results:
         method = result["method"]
-        width, height = result["synthetic"]
-        size = f"{width}×{height} → {width * result['scale']}×{height * result['scale']}"
+        size = _synthetic_size(result)
         if "error" in result:
             lines.append(f"| {method['name']} | {method['precision']} | {size} | failed: {result['error']} | | | |")
             continue

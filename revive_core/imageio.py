@@ -76,7 +76,7 @@ def _reset_orientation(exif: Image.Exif) -> bytes | None:
     return exif.tobytes()
 
 
-def _pixels_from_pil(image: Image.Image, data: bytes, picture_warnings: list[str]) -> np.ndarray:
+def _pixels_from_pil(image: Image.Image, picture_warnings: list[str]) -> np.ndarray:
     mode = image.mode
     if mode == "1":
         image = image.convert("L")
@@ -133,7 +133,7 @@ def _read_sixteen_bit_colour(data: bytes) -> np.ndarray | None:
     return cv2.cvtColor(array, code)
 
 
-def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image") -> Picture:
+def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """Decode image bytes into a Picture; every failure is an ``ImageError`` with one clear line."""
     if not data:
         raise ImageError("the file is empty (0 bytes)")
@@ -180,7 +180,7 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image
         if sixteen is not None:
             pixels = sixteen
         else:
-            pixels = _pixels_from_pil(image, data, picture_warnings)
+            pixels = _pixels_from_pil(image, picture_warnings)
             if image.mode == "CMYK":
                 icc_profile = None  # converted to sRGB
         if orientation != 1:
@@ -217,7 +217,7 @@ def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pictu
         raise ImageError("is a folder, not an image") from error
     except OSError as error:
         raise ImageError(f"cannot read the file ({error.strerror or error})") from error
-    return decode(data, max_pixels=max_pixels, name=str(path))
+    return decode(data, max_pixels=max_pixels)
 
 
 def from_pil(image: Image.Image) -> Picture:
@@ -225,7 +225,7 @@ def from_pil(image: Image.Image) -> Picture:
     picture_warnings: list[str] = []
     exif = image.getexif()
     orientation = exif.get(ORIENTATION_TAG, 1)
-    pixels = _pixels_from_pil(image, b"", picture_warnings)
+    pixels = _pixels_from_pil(image, picture_warnings)
     if orientation != 1:
         pixels = _apply_orientation(pixels, orientation)
     return Picture(

@@ -206,6 +206,7 @@ def main(args: argparse.Namespace) -> int:
     config["resolved_precision"] = precision
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
 
+    arch_args = json.loads(args.arch_args)
     checkpoint = run_dir / "checkpoint.keras"
     keras.utils.set_random_seed(args.seed)  # initial weights are a function of the seed
     if checkpoint.exists():
@@ -214,7 +215,6 @@ def main(args: argparse.Namespace) -> int:
         step = int(optimizer.iterations.numpy())
         LOGGER.info("resumed %s at step %d", checkpoint, step)
     else:
-        arch_args = json.loads(args.arch_args)
         model = build(args.arch, dtype_policy=dtype_policy(precision), padding=args.padding, **arch_args)
         optimizer = build_optimizer(args)
         step = 0
@@ -222,7 +222,6 @@ def main(args: argparse.Namespace) -> int:
         model.compile(optimizer=optimizer, loss=loss, jit_compile=False)
     keras.utils.set_random_seed(args.seed + step)
 
-    arch_args = json.loads(args.arch_args)
     context = ARCHITECTURES[args.arch].receptive_radius(**arch_args)
     target_crop = context if args.padding == "valid" else 0
     sampler = PatchSampler(
