@@ -24,7 +24,7 @@ import gradio as gr
 import numpy as np
 
 from revive_core import imageio
-from revive_core.api import DEFAULT_TILE, SCALES, Report, upscale_picture
+from revive_core.api import DEFAULT_TILE, RESTORE_MODELS, SCALES, Report, upscale_picture
 from revive_core.errors import ReviveError
 from revive_core.imageio import Picture
 from revive_core.models import ModelInfo, list_models
@@ -46,13 +46,15 @@ CONCURRENCY_LIMIT = 1  # one upscale at a time: TensorFlow already uses both of 
 QUEUE_SIZE = 16
 RUN_CONCURRENCY_ID = "upscale"  # the Upscale button and the examples share one queue
 MODEL_AUTO = "auto"
+MODEL_LABELS = {"revive": "Revive (old / damaged photo)"}  # families shown by a name rather than their key
+DEFAULT_STRENGTH = 0.5
 
-EXAMPLES: list[list[Any]] = [  # [file in examples/, scale, model, tile]
-    ["astronaut_sepia.jpg", 2, MODEL_AUTO, DEFAULT_TILE],
-    ["chelsea_cutout.png", 2, MODEL_AUTO, DEFAULT_TILE],
-    ["camera_grey.png", 2, MODEL_AUTO, DEFAULT_TILE],
-    ["coffee.jpg", 3, MODEL_AUTO, DEFAULT_TILE],
-    ["rocket.jpg", 4, MODEL_AUTO, DEFAULT_TILE],
+EXAMPLES: list[list[Any]] = [  # [file in examples/, scale, model, tile, strength, automatic strength]
+    ["astronaut_sepia.jpg", 2, MODEL_AUTO, DEFAULT_TILE, DEFAULT_STRENGTH, True],
+    ["chelsea_cutout.png", 2, MODEL_AUTO, DEFAULT_TILE, DEFAULT_STRENGTH, True],
+    ["camera_grey.png", 2, MODEL_AUTO, DEFAULT_TILE, DEFAULT_STRENGTH, True],
+    ["coffee.jpg", 3, MODEL_AUTO, DEFAULT_TILE, DEFAULT_STRENGTH, True],
+    ["rocket.jpg", 4, MODEL_AUTO, DEFAULT_TILE, DEFAULT_STRENGTH, True],
 ]
 
 
@@ -86,13 +88,20 @@ def _training_note(family: str) -> str:
 
 MODELS: list[ModelInfo] = installed_models()
 MODEL_SCALES: dict[str, tuple[int, ...]] = {info.name: info.scales for info in MODELS}
+ALL_SCALES: tuple[int, ...] = tuple(sorted({scale for served in MODEL_SCALES.values() for scale in served})) or SCALES
 MODEL_CHOICES: list[tuple[str, str]] = [("Auto", MODEL_AUTO)] + [
-    (f"{info.name.upper()} ({', '.join(f'×{scale}' for scale in info.scales)})", info.name) for info in MODELS
+    (f"{MODEL_LABELS.get(info.name, info.name.upper())} ({', '.join(f'×{scale}' for scale in info.scales)})", info.name)
+    for info in MODELS
 ]
 MODEL_HELP = " ".join(
-    [f"Auto picks the best model that finishes within about {default_budget():.0f} s and says why."]
-    + [f"{info.name.upper()}: {info.description}{_training_note(info.name)}." for info in MODELS]
+    [f"Auto picks the best model that finishes within about {default_budget():.0f} s and says why; "
+     "it picks Revive when it measures noise or JPEG blocking in the photo."]
+    + [f"{MODEL_LABELS.get(info.name, info.name.upper())}: {info.description}{_training_note(info.name)}." for info in MODELS]
 )
+
+
+def _scale_label(scale: int) -> str:
+    return "×1 (repair only)" if scale == 1 else f"×{scale}"
 
 
 # ---------------------------------------------------------------- helpers (pure; shapes in docstrings)
@@ -118,9 +127,11 @@ def _image_source(image: str | os.PathLike | dict | None) -> tuple[Path, str]:
 
 
 def _download_name(original_name: str, scale: int, image_format: str) -> str:
-    """A safe file name: the upload's stem (letters, digits, ``._-`` only) + ``_x{scale}`` + suffix."""
+    """A safe file name: the upload's stem (letters, digits, ``._-`` only) + ``_x{scale}`` (``_revived``
+    at ×1) + suffix."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(original_name).stem).strip("._")[:80] or "photo"
-    return f"{stem}_x{scale}{imageio.SUFFIXES[image_format]}"
+    tag = "revived" if scale == 1 else f"x{scale}"
+    return f"{stem}_{tag}{imageio.SUFFIXES[image_format]}"
 
 
 def _download_format(picture: Picture, original_name: str) -> str:
@@ -184,12 +195,15 @@ def _info_markdown(report: Report, download_name: str, image_format: str, croppe
     """The info line under the result: model and why, sizes, time, warnings (Markdown)."""
     (width, height), (out_width, out_height) = report.input_size, report.output_size
     tiles = f", {report.tiles} tile{'s' if report.tiles != 1 else ''}" if report.tiles else ""
+    strength = f", strength {report.strength:.2f}" if report.strength is not None else ""
     lines = [
         f"**{report.model.upper()} ×{report.scale}** · {width}×{height} → {out_width}×{out_height} px · "
-        f"{report.seconds:.1f} s ({report.precision}{tiles})",
+        f"{report.seconds:.1f} s ({report.precision}{tiles}{strength})",
         f"Why this model: {_sentence(report.reason)}",
-        f"Download: `{download_name}` ({image_format}, full resolution).",
     ]
+    if report.damage and report.damage not in report.reason:
+        lines.append(f"Damage estimate: {_sentence(report.damage)}")
+    lines.append(f"Download: `{download_name}` ({image_format}, full resolution).")
     if cropped:
         lines.append(f"The comparison shows the central {PREVIEW_MAX_SIDE}-pixel crop; the download is the whole photo.")
     lines += [f"⚠️ {_sentence(warning)}" for warning in dict.fromkeys(warnings)]
@@ -203,15 +217,19 @@ def upscale_photo(
     scale: int = 2,
     model: str = MODEL_AUTO,
     tile: int = DEFAULT_TILE,
+    strength: float = DEFAULT_STRENGTH,
+    auto_strength: bool = True,
     progress: gr.Progress = gr.Progress(),
 ) -> tuple[tuple[str, str], str, str]:
-    """Upscale a photo with Revive.
+    """Upscale (or, at ×1, repair) a photo with Revive.
 
     Args:
         image: the photo: a file path, or Gradio's file payload (a dict with "path" and "orig_name").
-        scale: 2, 3 or 4.
-        model: "auto" or an installed model family (e.g. "vdsr").
+        scale: 2, 3 or 4; 1 repairs without enlarging (Revive model, or Auto).
+        model: "auto" or an installed model family (e.g. "vdsr", "revive").
         tile: tile side in output pixels; 0 processes the image in one piece.
+        strength: Revive only, 0 (gentle) to 1 (strongest repair); used when ``auto_strength`` is False.
+        auto_strength: Revive only: set the strength from the measured noise and JPEG blocking.
 
     Returns:
         ((before.png, after.png), download path, info Markdown). before/after are 8-bit PNGs of the
@@ -222,13 +240,15 @@ def upscale_photo(
     path, original_name = _image_source(image)
     try:
         scale, tile, model = int(scale), int(tile if tile is not None else DEFAULT_TILE), str(model or MODEL_AUTO).strip().lower()
+        chosen_strength = None if auto_strength or strength is None else float(strength)
     except (TypeError, ValueError):
-        raise gr.Error("Scale and tile size must be whole numbers.", title="Invalid settings", print_exception=False) from None
+        raise gr.Error("Scale and tile size must be whole numbers and the strength a number from 0 to 1.",
+                       title="Invalid settings", print_exception=False) from None
     progress(0.0, desc="Reading the photo")
     try:
         picture = imageio.load(path, max_pixels=MAX_INPUT_PIXELS)
         out_width, out_height = picture.width * scale, picture.height * scale
-        if scale in SCALES and out_width * out_height > MAX_OUTPUT_PIXELS:
+        if scale in (1,) + SCALES and out_width * out_height > MAX_OUTPUT_PIXELS:
             raise gr.Error(
                 f"×{scale} of this {picture.width}×{picture.height} photo would be {out_width}×{out_height} = "
                 f"{out_width * out_height / 1e6:.1f} megapixels; the limit is {MAX_OUTPUT_PIXELS / 1e6:.0f} megapixels. "
@@ -237,9 +257,10 @@ def upscale_photo(
             )
 
         def on_tile(done: int, total: int) -> None:
-            progress((done, total), desc="Upscaling", unit="tiles")
+            progress((done, total), desc="Repairing" if scale == 1 else "Upscaling", unit="tiles")
 
-        result, report = upscale_picture(picture, scale=scale, model=model, tile=tile, progress=on_tile)
+        result, report = upscale_picture(picture, scale=scale, model=model, tile=tile, progress=on_tile,
+                                         strength=chosen_strength)
         progress(1.0, desc="Saving the result")
         folder = _request_folder()
         image_format = _download_format(picture, original_name)
@@ -265,12 +286,13 @@ def upscale_photo(
     return (str(before_path), str(after_path)), str(download), info
 
 
-def model_controls(model: str, scale: int) -> Any:
-    """Controls that depend on the chosen model: the scales it serves (a per-model slider such as a
-    restoration strength would be added here, shown only for its model)."""
-    scales = MODEL_SCALES.get(model, tuple(sorted({s for served in MODEL_SCALES.values() for s in served})) or SCALES)
-    value = scale if scale in scales else scales[0]
-    return gr.Radio(choices=[(f"×{s}", s) for s in scales], value=value)
+def model_controls(model: str, scale: int) -> tuple[Any, Any]:
+    """Controls that depend on the chosen model: the scales it serves, and the strength controls
+    (shown for a restoration model only; Auto sets the strength itself)."""
+    scales = MODEL_SCALES.get(model, ALL_SCALES)
+    value = scale if scale in scales else (2 if 2 in scales else scales[0])
+    return (gr.Radio(choices=[(_scale_label(s), s) for s in scales], value=value),
+            gr.Group(visible=model in RESTORE_MODELS))
 
 
 # ---------------------------------------------------------------- the page
@@ -279,7 +301,9 @@ INTRODUCTION = """# Revive
 Bring old, small photos back to life with deep-learning super-resolution. Drop, paste or click to
 upload a photo (PNG, JPEG, WebP, TIFF, BMP, GIF…; transparency, grey, 16-bit and colour profiles are
 kept), choose how much bigger, and press **Upscale**. Drag the slider to compare plain bicubic
-resizing (left) with Revive (right); download the full-resolution result in your photo's format."""
+resizing (left) with Revive (right); download the full-resolution result in your photo's format.
+For scans and old, noisy or heavily compressed photos choose **Revive (old / damaged photo)**, or
+leave the model on Auto, which picks it when it measures noise or JPEG blocking."""
 
 with gr.Blocks(
     title="Revive: photo super-resolution", analytics_enabled=False, delete_cache=(3600, OUTPUT_MAX_AGE_SECONDS)
@@ -292,10 +316,20 @@ with gr.Blocks(
                 sources=["upload", "clipboard"], height=320, elem_id="photo",
             )
             scale_input = gr.Radio(
-                label="Scale", choices=[(f"×{scale}", scale) for scale in SCALES], value=2,
-                info="How many times wider and taller the result is.", elem_id="scale",
+                label="Scale", choices=[(_scale_label(scale), scale) for scale in ALL_SCALES], value=2,
+                info="How many times wider and taller the result is (×1: repair without enlarging).", elem_id="scale",
             )
             model_input = gr.Dropdown(label="Model", choices=MODEL_CHOICES, value=MODEL_AUTO, info=MODEL_HELP, elem_id="model")
+            with gr.Group(visible=False, elem_id="strength-controls") as strength_group:
+                auto_strength_input = gr.Checkbox(
+                    label="Set the strength from the measured damage", value=True, elem_id="auto-strength",
+                )
+                strength_input = gr.Slider(
+                    label="Repair strength", minimum=0.0, maximum=1.0, step=0.05, value=DEFAULT_STRENGTH,
+                    info="0 keeps the photo as it is (plain upscaling); 1 removes the heaviest noise, blur and "
+                         "JPEG blocks, and smooths the most. Moving it turns the automatic setting off.",
+                    elem_id="strength",
+                )
             with gr.Accordion("Advanced", open=False):
                 tile_input = gr.Slider(
                     label="Tile size (output pixels)", minimum=0, maximum=1024, step=32, value=DEFAULT_TILE,
@@ -312,10 +346,10 @@ with gr.Blocks(
             info_output = gr.Markdown(label="Info", elem_id="info")
             download_output = gr.File(label="Download the full-resolution result", interactive=False, elem_id="download")
 
-    run_inputs = [image_input, scale_input, model_input, tile_input]
+    run_inputs = [image_input, scale_input, model_input, tile_input, strength_input, auto_strength_input]
     run_outputs = [comparison_output, download_output, info_output]
     examples = gr.Examples(
-        examples=[[str(EXAMPLES_DIR / name), scale, model, tile] for name, scale, model, tile in EXAMPLES],
+        examples=[[str(EXAMPLES_DIR / name), *settings] for name, *settings in EXAMPLES],
         inputs=run_inputs,
         label="Examples: public-domain and CC0 photos made to look old (click one to run it)",
         cache_examples=False,
@@ -330,8 +364,9 @@ with gr.Blocks(
     run_button.click(**run_options, api_name="upscale")
     # Clicking an example loads it and runs it, in the same queue as the Upscale button.
     examples.load_input_event.then(**run_options, api_visibility="private")
-    model_input.change(model_controls, inputs=[model_input, scale_input], outputs=scale_input,
+    model_input.change(model_controls, inputs=[model_input, scale_input], outputs=[scale_input, strength_group],
                        queue=False, api_visibility="private")
+    strength_input.release(lambda: False, outputs=auto_strength_input, queue=False, api_visibility="private")
 
 demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
 

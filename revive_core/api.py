@@ -7,11 +7,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from revive_core import imageio
-from revive_core.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from revive_core.colour import YCBCR_TO_RGB_AFFINE, rgb_to_ycbcr
+from revive_core.damage import DamageEstimate, estimate_damage, suggest_strength
 from revive_core.errors import UsageError
 from revive_core.imageio import Picture
 from revive_core.models import get_runner, list_models
@@ -22,6 +24,7 @@ from revive_core.tiling import tiled_apply
 
 LOGGER = logging.getLogger(__name__)
 SCALES = (2, 3, 4)
+RESTORE_MODELS = ("revive",)  # families that also serve x1 (restoration only) and take a strength
 DEFAULT_TILE = 512
 STRIP_ROWS = 512  # rows per colour-conversion strip: bounds the float temporaries
 Progress = Callable[[int, int], None]
@@ -40,11 +43,14 @@ class Report:
     precision: str = "fp32"
     tiles: int = 0
     warnings: list[str] = field(default_factory=list)
+    strength: float | None = None  # revive only: the strength used, 0..1
+    damage: str = ""  # what the damage estimate found (shown with the reason)
 
     def summary(self) -> str:
         (w, h), (W, H) = self.input_size, self.output_size
+        strength = "" if self.strength is None else f", strength {self.strength:.2f}"
         return (f"{self.model.upper()} x{self.scale}: {w}x{h} -> {W}x{H} in {self.seconds:.1f} s "
-                f"({self.precision}). {self.reason}")
+                f"({self.precision}{strength}). {self.reason}")
 
 
 def candidates(precision: str) -> list[Candidate]:
@@ -53,19 +59,46 @@ def candidates(precision: str) -> list[Candidate]:
     return [Candidate(info.name, info.scales, speeds.get(info.name, 1.0)) for info in list_models()]
 
 
-def choose(width: int, height: int, scale: int, model: str = "auto", precision: str | None = None) -> Selection:
+def choose(width: int, height: int, scale: int, model: str = "auto", precision: str | None = None,
+           damage: DamageEstimate | None = None) -> Selection:
     """Resolve ``model`` ("auto" or a family name) to a Selection for this image."""
     resolved = resolve_precision(precision)
     if model == "auto":
-        return select_model(width, height, scale, candidates(resolved))
+        return select_model(width, height, scale, candidates(resolved), damage=damage)
     return Selection(model, f"{model.upper()}: chosen by you", 0.0)
 
 
-def _validate(scale: int, tile: int | None) -> None:
-    if scale not in SCALES:
-        raise UsageError(f"scale must be one of {', '.join(map(str, SCALES))}, not {scale}")
+def validate_settings(scale: int, tile: int | None, model: str = "auto", strength: float | None = None) -> None:
+    """Raise UsageError (one sentence) for a scale, tile, model/scale pairing or strength out of range."""
+    if scale == 1 and model not in ("auto",) + RESTORE_MODELS:
+        raise UsageError(f"scale 1 (repair without enlarging) needs the revive model, not {model}")
+    if scale != 1 and scale not in SCALES:
+        raise UsageError(f"scale must be {', '.join(map(str, SCALES[:-1]))} or {SCALES[-1]} "
+                         f"(or 1 with the revive model, to repair without enlarging), not {scale}")
+    if strength is not None and not 0.0 <= strength <= 1.0:
+        raise UsageError(f"strength must be between 0 and 1, not {strength}")
     if tile is not None and tile != 0 and tile < 32:
         raise UsageError("tile must be 0 (no tiling) or at least 32 pixels")
+
+
+def _output_transform(peak: float) -> tuple[np.ndarray, np.ndarray]:
+    """(luminance weights (3,), chroma affine (3, 3)) taking Y in 0..1 and CbCr in 0..255 to RGB on
+    0..``peak``: RGB = Y * weights + chroma_affine @ (Cb, Cr, 1). BT.601, as ``ycbcr_to_rgb``."""
+    affine = YCBCR_TO_RGB_AFFINE * (peak / 255.0)
+    return (affine[:, 0] * 255.0).astype(np.float32), affine[:, 1:].astype(np.float32)
+
+
+def _to_output_strip(
+    luminance: np.ndarray, chroma: np.ndarray | None, transform: tuple[np.ndarray, np.ndarray], peak: float
+) -> np.ndarray:
+    """(rows, W) Y in 0..1 and (rows, W, 2) CbCr on 0..255 (or None for grey) -> (rows, W, 3 or 1)
+    float32 RGB/grey on 0..``peak``, not clipped. One fused OpenCV affine for the chroma part."""
+    if chroma is None:
+        return (luminance * np.float32(peak))[..., None]
+    weights, affine = transform
+    strip = cv2.transform(np.ascontiguousarray(chroma), affine)
+    strip += luminance[..., None] * weights
+    return strip
 
 
 def upscale_picture(
@@ -75,16 +108,22 @@ def upscale_picture(
     tile: int | None = None,
     progress: Progress | None = None,
     precision: str | None = None,
+    strength: float | None = None,
 ) -> tuple[Picture, Report]:
     """Upscale a Picture; returns the new Picture (same mode and bit depth) and a Report.
 
     The network runs on luminance (BT.601 Y, or the grey channel); colour difference and alpha
-    are upscaled with the same bicubic and re-attached; 16-bit stays 16-bit.
+    are upscaled with the same bicubic and re-attached; 16-bit stays 16-bit. ``strength`` (0..1,
+    revive only; None: from the damage estimate) is how much damage the revive model removes.
     """
-    _validate(scale, tile)
+    validate_settings(scale, tile, model, strength)
     started = time.perf_counter()
-    selection = choose(picture.width, picture.height, scale, model, precision)
+    damage = estimate_damage(picture.pixels) if model in ("auto",) + RESTORE_MODELS else None
+    selection = choose(picture.width, picture.height, scale, model, precision, damage)
     runner = get_runner(selection.model, scale, precision)
+    conditioned = runner.model.input_shape[-1] == 2
+    if conditioned and strength is None:
+        strength = suggest_strength(damage) if damage is not None else 1.0
     pixels = picture.pixels
     peak = 65535.0 if pixels.dtype == np.uint16 else 255.0
     colour_channels = 3 if pixels.shape[2] >= 3 else 1
@@ -98,6 +137,8 @@ def upscale_picture(
         luminance, chroma = colour[..., 0], None
     del colour
     upscaled = upsample(luminance / np.float32(255.0), scale)[..., None]
+    if conditioned:  # the revive model reads the strength as a constant second plane
+        upscaled = np.concatenate([upscaled, np.full_like(upscaled, np.float32(strength))], axis=2)
     tile_size = DEFAULT_TILE if tile is None else tile
     tiles: list[int] = [0]
 
@@ -106,29 +147,30 @@ def upscale_picture(
         if progress is not None:
             progress(done, total)
 
-    restored = tiled_apply(upscaled, runner, runner.context, 1, tile_size or None, progress=on_tile)[..., 0]
+    restored = tiled_apply(upscaled, runner, runner.context, 1, tile_size or None, progress=on_tile,
+                           alignment=runner.alignment)[..., 0]
     del upscaled
     out_height, out_width = restored.shape
     channels = pixels.shape[2]
     result = np.empty((out_height, out_width, channels), pixels.dtype)
     chroma_up = upsample(chroma, scale) if chroma is not None else None
     alpha_up = upsample(pixels[..., colour_channels:].astype(np.float32) * to_unit, scale) if channels in (2, 4) else None
+    to_output = _output_transform(peak)
     for top in range(0, out_height, STRIP_ROWS):
         rows = slice(top, min(out_height, top + STRIP_ROWS))
-        grey = restored[rows] * np.float32(255.0)
-        if chroma_up is not None:
-            strip = ycbcr_to_rgb(np.concatenate([grey[..., None], chroma_up[rows]], axis=2))
-        else:
-            strip = grey[..., None]
+        strip = _to_output_strip(restored[rows], None if chroma_up is None else chroma_up[rows], to_output, peak)
         if alpha_up is not None:
-            strip = np.concatenate([strip, alpha_up[rows].reshape(strip.shape[0], strip.shape[1], -1)], axis=2)
-        scaled = np.clip(strip * np.float32(peak / 255.0), 0.0, peak) + np.float32(0.5)
-        result[rows] = scaled.astype(pixels.dtype)
+            alpha = alpha_up[rows].reshape(strip.shape[0], strip.shape[1], -1) * np.float32(peak / 255.0)
+            strip = np.concatenate([strip, alpha], axis=2)
+        np.clip(strip, 0.0, peak, out=strip)
+        strip += np.float32(0.5)
+        result[rows] = strip.astype(pixels.dtype)
     seconds = time.perf_counter() - started
     report = Report(
         model=selection.model, reason=selection.reason, scale=scale,
         input_size=(picture.width, picture.height), output_size=(out_width, out_height),
         seconds=seconds, precision=runner.precision, tiles=tiles[0], warnings=list(picture.warnings),
+        strength=strength if conditioned else None, damage=damage.reason if damage is not None else "",
     )
     LOGGER.info("%s", report.summary())
     return imageio.with_pixels(picture, result), report
@@ -141,17 +183,19 @@ def upscale(
     tile: int | None = None,
     progress: Progress | None = None,
     precision: str | None = None,
+    strength: float | None = None,
 ) -> Image.Image | np.ndarray:
     """Upscale a PIL image or a numpy array; returns the same kind.
 
     Args:
         image: PIL image (any mode Pillow opens; EXIF orientation applied) or numpy array
             (height, width) / (height, width, 1|2|3|4), uint8 or uint16 (L, LA, RGB, RGBA).
-        scale: 2, 3 or 4.
-        model: "auto" or an installed family from ``list_models()`` ("srcnn", "vdsr").
+        scale: 2, 3 or 4; 1 (restore only) with the revive model.
+        model: "auto" or an installed family from ``list_models()`` ("srcnn", "vdsr", "revive").
         tile: tile side in pixels (output resolution); 0 for none; None for the default.
         progress: ``progress(done_tiles, total_tiles)`` after each tile.
         precision: "auto", "bf16" or "fp32" (default: ``$REVIVE_PRECISION``, then the CPU).
+        strength: revive only, 0 (gentle) .. 1 (strongest restoration); None: from the damage estimate.
 
     Returns:
         PIL image in: PIL image out (16-bit grey stays I;16). Array in: array out, same dtype
@@ -159,7 +203,7 @@ def upscale(
     """
     if isinstance(image, Image.Image):
         picture = imageio.from_pil(image)
-        output, _ = upscale_picture(picture, scale, model, tile, progress, precision)
+        output, _ = upscale_picture(picture, scale, model, tile, progress, precision, strength)
         return imageio.to_pil(output)
     array = np.asarray(image)
     if array.dtype not in (np.uint8, np.uint16):
@@ -169,5 +213,5 @@ def upscale(
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
         raise UsageError(f"arrays must be (height, width) or (height, width, 1-4 channels), not {array.shape}")
-    output, _ = upscale_picture(Picture(np.ascontiguousarray(array)), scale, model, tile, progress, precision)
+    output, _ = upscale_picture(Picture(np.ascontiguousarray(array)), scale, model, tile, progress, precision, strength)
     return output.pixels[..., 0] if squeeze else output.pixels

@@ -30,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("upscale", help="upscale images or folders of images")
     up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
     up.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (or file, for one input file)")
-    up.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
+    up.add_argument("--scale", type=int, default=2, choices=[1, 2, 3, 4], help="1: restore only (revive)")
     up.add_argument("--model", default="auto", help="auto or an installed model (see `revive models`)")
+    up.add_argument("--strength", type=float, default=None, metavar="0..1",
+                    help="revive only: how much damage to remove (default: from the damage estimate)")
     up.add_argument("--tile", type=int, default=None, help="tile size in output pixels; 0 disables tiling")
     up.add_argument("--format", choices=["png", "jpg", "webp", "tiff", "bmp"], help="output format (default: the input's)")
     up.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
@@ -75,13 +77,12 @@ def _same_file(first: Path, second: Path) -> bool:
 
 def run_upscale(args: argparse.Namespace) -> int:
     from revive_core import imageio
-    from revive_core.api import upscale_picture
+    from revive_core.api import upscale_picture, validate_settings
     from revive_core.errors import ReviveError, UsageError
     from revive_core.models import entry_for, list_models
 
     try:
-        if args.tile is not None and 0 < args.tile < 32:
-            raise UsageError("--tile must be 0 (no tiling) or at least 32")
+        validate_settings(args.scale, args.tile, args.model, args.strength)
         if not list_models():
             raise UsageError("no trained weights are installed (weights/manifest.json lists none)")
         if args.model != "auto":
@@ -120,7 +121,7 @@ def run_upscale(args: argparse.Namespace) -> int:
             output, report = upscale_picture(
                 picture, args.scale, args.model, args.tile,
                 progress=(lambda done, total, bar=bar: _advance(bar, done, total)) if bar else None,
-                precision=args.precision,
+                precision=args.precision, strength=args.strength,
             )
             if bar:
                 bar.close()
@@ -132,6 +133,7 @@ def run_upscale(args: argparse.Namespace) -> int:
                 status="ok", model=report.model, reason=report.reason, scale=report.scale,
                 input_size=list(report.input_size), output_size=list(report.output_size),
                 seconds=round(report.seconds, 3), precision=report.precision, warnings=output.warnings,
+                strength=report.strength, damage=report.damage,
             )
         except ReviveError as error:
             failures += 1

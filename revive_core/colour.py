@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y"]
+__all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "YCBCR_TO_RGB_AFFINE"]
 
 _RGB_TO_YCBCR = np.array(
     [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], dtype=np.float64
 ) / 255.0
 _OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float64)
 _YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
+# (3, 4) float64: RGB = YCBCR_TO_RGB_AFFINE @ (Y, Cb, Cr, 1), the affine form of ``ycbcr_to_rgb``.
+YCBCR_TO_RGB_AFFINE = np.concatenate([_YCBCR_TO_RGB, -(_YCBCR_TO_RGB @ _OFFSET)[:, None]], axis=1)
 
 
 def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:

@@ -92,6 +92,8 @@ class Runner:
         self.precision = precision
         self.context = architecture.receptive_radius(**entry.arguments)
         self.pre_upsampled = architecture.pre_upsampled
+        # Tiles must start at multiples of the pixel-unshuffle factor for seamless revive output.
+        self.alignment = int(entry.arguments.get("factor", 2)) if entry.architecture == "revive" else 1
         path = locate(entry)
         self.model = architecture.build(padding="valid", dtype_policy=dtype_policy(precision), **entry.arguments)
         try:

@@ -42,12 +42,14 @@ def _round_up(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def _starts(length: int, tile: int) -> tuple[list[int], int]:
+def _starts(length: int, tile: int, alignment: int = 1) -> tuple[list[int], int]:
     """Window starts covering 0..length with equal windows of ``span`` <= ``tile``; returns (starts, span).
 
     ``count`` = ceil(length / tile) windows of the even share rounded up to ``SHAPE_STEP`` (or to
     ``FALLBACK_STEP``, or ``tile`` itself, where the rounded share would exceed ``tile``); window
     ``i`` starts at ``i * span`` and the last one may overhang the edge by less than ``count`` steps.
+    ``span`` is always a multiple of ``alignment`` (so every start is), even where that makes it
+    exceed ``tile`` by less than ``alignment``.
     """
     count = -(-length // tile)
     share = -(-length // count)
@@ -56,15 +58,21 @@ def _starts(length: int, tile: int) -> tuple[list[int], int]:
         span = _round_up(share, FALLBACK_STEP)
         if span > tile:
             span = tile
+    span = _round_up(span, alignment)
+    count = -(-length // span)
     return [index * span for index in range(count)], span
 
 
-def plan_tiles(height: int, width: int, tile: int) -> list[Tile]:
-    """Tiles (input space) covering a height x width image, all one shape; a tile may overhang an edge."""
-    if tile < 1:
-        raise ValueError("tile must be positive")
-    rows, tile_height = _starts(height, tile)
-    columns, tile_width = _starts(width, tile)
+def plan_tiles(height: int, width: int, tile: int, alignment: int = 1) -> list[Tile]:
+    """Tiles (input space) covering a height x width image, all one shape; a tile may overhang an edge.
+
+    Tile positions and sides are multiples of ``alignment`` (networks that pixel-unshuffle by a
+    factor need it for tiled output to equal untiled output).
+    """
+    if tile < 1 or alignment < 1:
+        raise ValueError("tile and alignment must be positive")
+    rows, tile_height = _starts(height, tile, alignment)
+    columns, tile_width = _starts(width, tile, alignment)
     return [Tile(top, left, tile_height, tile_width) for top in rows for left in columns]
 
 
@@ -105,6 +113,7 @@ def tiled_apply(
     tile: int | None = 512,
     batch: int = 1,
     progress: Progress | None = None,
+    alignment: int = 1,
 ) -> np.ndarray:
     """Run ``network`` over ``image`` (height, width, channels) float32 tile by tile.
 
@@ -117,12 +126,17 @@ def tiled_apply(
         tile: largest tile side in input pixels; None or 0 runs the whole image as one tile.
         batch: tiles (all of one shape) sent to ``network`` per call.
         progress: called as ``progress(done, total)`` after every batch of tiles.
+        alignment: tile positions and sides are multiples of this (1 for SRCNN/VDSR, the
+            pixel-unshuffle factor for revive); with ``tile`` None the one tile is rounded up too.
 
     Returns:
         (scale * height, scale * width, out_channels) float32.
     """
     height, width = image.shape[:2]
-    tiles = plan_tiles(height, width, tile) if tile else [Tile(0, 0, height, width)]
+    if tile:
+        tiles = plan_tiles(height, width, tile, alignment)
+    else:
+        tiles = [Tile(0, 0, _round_up(height, alignment), _round_up(width, alignment))]
     per_call = max(1, batch)
     output: np.ndarray | None = None
     total = len(tiles)

@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from revive_core.api import choose
+from revive_core.api import RESTORE_MODELS, choose
 from gradio_client import Client, handle_file
 from PIL import Image, ImageCms
 
@@ -125,7 +125,7 @@ def test_bad_files_are_one_clear_error(tmp_path: Path, outputs: Path, kind: str,
 
 @pytest.mark.parametrize("arguments, words", [
     ((None,), "upload a photo"),
-    (("PHOTO", 5), "scale must be one of 2, 3, 4"),
+    (("PHOTO", 5), "scale must be 2, 3 or 4"),
     (("PHOTO", 2, "no-such-model"), "no trained model 'no-such-model'"),
     (("PHOTO", 2, "auto", 8), "tile must be 0"),
     (("PHOTO", "two"), "whole numbers"),
@@ -188,9 +188,12 @@ def test_model_choices_come_from_list_models() -> None:
     names = [info.name for info in list_models()]
     assert [value for _, value in app.MODEL_CHOICES] == ["auto"] + names
     for info in list_models():
-        assert info.name.upper() in app.MODEL_HELP
-        update = app.model_controls(info.name, 4)
-        assert [value for _, value in update.choices] == list(info.scales)
+        assert app.MODEL_LABELS.get(info.name, info.name.upper()) in app.MODEL_HELP
+        scales, strength = app.model_controls(info.name, 4)
+        assert [value for _, value in scales.choices] == list(info.scales)
+        assert strength.visible == (info.name in RESTORE_MODELS)  # the strength slider is the revive model's
+    scales, strength = app.model_controls("auto", 1)
+    assert [value for _, value in scales.choices] == list(app.ALL_SCALES) and not strength.visible
 
 
 # ---------------------------------------------------------------- a real server, called with gradio_client

@@ -120,7 +120,7 @@ def test_progress_bar_counts_tiles(page) -> None:
         slider.press("ArrowRight")
     sync_api.expect(page.locator("#tile input[type=number]")).to_have_value("128")
     page.locator("#scale").get_by_text("×4").click()
-    sync_api.expect(page.locator("#scale input[type=radio]").nth(2)).to_be_checked()
+    sync_api.expect(page.locator("#scale label").filter(has_text="×4").locator("input")).to_be_checked()
     upload(page, EXAMPLES / "rocket.jpg")
     page.click("#run")
     # 200x133 at x4 = 800x532 output = 7 x 5 tiles of 128; the bar shows "done/total tiles" while it runs
@@ -133,3 +133,23 @@ def test_progress_bar_counts_tiles(page) -> None:
     ).json_value()
     assert counts[1] == 35 and 0 < counts[0] < 35
     wait_for_result(page, "35 tiles")
+
+
+def test_revive_model_shows_strength_and_repairs_at_x1(page) -> None:
+    sync_api.expect(page.locator("#strength")).to_be_hidden()  # Auto sets the strength itself
+    page.locator("#model input").click()
+    page.get_by_role("option", name=re.compile("Revive")).click()
+    page.locator("#strength").wait_for(state="visible")
+    sync_api.expect(page.locator("#auto-strength input")).to_be_checked()
+    page.locator("#scale").get_by_text("×1 (repair only)").click()
+    number = page.locator("#strength input[type=number]")
+    number.fill("0.8")
+    number.press("Enter")
+    upload(page, EXAMPLES / "coffee.jpg")
+    page.locator("#auto-strength input").uncheck()
+    page.click("#run")
+    wait_for_result(page, "300×200 → 300×200")
+    info = page.locator("#info").inner_text()
+    assert "REVIVE ×1" in info and "strength 0.80" in info and "JPEG blocking" in info
+    link = page.locator("#download a[data-testid='download-link']")
+    assert link.get_attribute("download") == "coffee_revived.jpg"

@@ -75,6 +75,11 @@ def test_usage_errors_exit_2(photos: Path, tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["upscale", str(photos), "-o", str(tmp_path / "o"), "--scale", "5"])
     assert exit_info.value.code == 2
+    assert main(["upscale", str(photos), "-o", str(tmp_path / "o"), "--scale", "1", "--model", "vdsr"]) == 2
+    assert "scale 1 (repair without enlarging) needs the revive model" in capsys.readouterr().err
+    assert main(["upscale", str(photos), "-o", str(tmp_path / "o"), "--strength", "1.5"]) == 2
+    assert "strength must be between 0 and 1, not 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_bad_inputs_fail_one_line_each_and_good_ones_succeed(photos: Path, tmp_path: Path) -> None:

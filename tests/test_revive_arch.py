@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -76,6 +77,19 @@ def test_tiled_equals_untiled_with_aligned_tiles(same_and_valid) -> None:
     assert np.allclose(whole, tiled, atol=1e-5)
 
 
+@pytest.mark.parametrize("height, width, tile", [(151, 129, 64), (97, 75, 45), (33, 31, None)])
+def test_tiled_equals_untiled_for_odd_sizes_with_alignment(same_and_valid, height: int, width: int, tile) -> None:
+    """Odd sides and an odd tile: ``alignment`` keeps every tile on the unshuffle grid."""
+    _, valid = same_and_valid
+    radius = receptive_radius_revive(**SMALL)
+    factor = alignment_revive(**SMALL)
+    image = random_input(height, width, 0.4)[0]
+    reference = tiled_apply(image, valid.predict_on_batch, radius, tile=256, alignment=factor)  # one tile
+    tiled = tiled_apply(image, valid.predict_on_batch, radius, tile=tile, alignment=factor)
+    assert tiled.shape == (height, width, 1)
+    assert np.allclose(reference, tiled, atol=1e-5)
+
+
 def test_strength_plane_changes_the_output(same_and_valid) -> None:
     same, _ = same_and_valid
     gentle = same.predict_on_batch(random_input(32, 32, strength=0.0))
@@ -84,6 +98,7 @@ def test_strength_plane_changes_the_output(same_and_valid) -> None:
 
 
 def test_untrained_network_is_near_identity_and_bf16_keeps_float32_output() -> None:
+    keras.utils.set_random_seed(0)  # unseeded, 1 build in 8 reads above 0.1 (0.06-0.13 measured)
     model = build("revive", dtype_policy="mixed_bfloat16")
     image = random_input(24, 40)
     output = model.predict_on_batch(image)

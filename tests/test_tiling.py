@@ -60,3 +60,14 @@ def test_tiled_vdsr_equals_untiled() -> None:
     # within 1 grey level on a 0..255 scale; in practice float rounding only
     assert np.abs(untiled - tiled).max() * 255 < 1.0
     assert np.abs(untiled - tiled).max() < 1e-4
+
+
+@pytest.mark.parametrize("length, tile, alignment", [(100, 45, 2), (97, 33, 4), (513, 512, 2), (31, 64, 4), (200, 7, 2)])
+def test_aligned_plans_cover_the_image_on_the_grid(length: int, tile: int, alignment: int) -> None:
+    tiles = plan_tiles(length, length, tile, alignment)
+    assert all(t.top % alignment == 0 and t.left % alignment == 0 for t in tiles)
+    assert all(t.height % alignment == 0 and t.height < tile + alignment for t in tiles)
+    covered = np.zeros((length, length), bool)
+    for t in tiles:
+        covered[t.top : t.top + t.height, t.left : t.left + t.width] = True
+    assert covered.all()

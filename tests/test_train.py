@@ -91,3 +91,34 @@ def test_exported_small_model_serves_the_cli(pairs: Path, tmp_path: Path, monkey
     assert main(["upscale", str(photo), "-o", str(tmp_path / "out"), "--scale", "3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)[0]
     assert report["model"] == "tiny" and report["output_size"] == [72, 60]
+
+
+def test_tiny_revive_trains_on_damage_exports_and_repairs_at_scale_1(pairs: Path, tmp_path: Path, monkeypatch,
+                                                                    capsys) -> None:
+    """--degrade: on-the-fly damage, scale 1, a 2-channel (Y + strength) input, then --scale 1 --strength."""
+    run_dir = tmp_path / "revive"
+    arguments = ["--arch", "revive", "--arch-args", '{"filters": 8, "blocks": 1}', "--degrade", "--scales", "1", "2",
+                 "--pairs", str(pairs), "--run-dir", str(run_dir), "--patch-size", "24", "--batch-size", "2",
+                 "--steps", "2", "--chunk", "1", "--checkpoint-minutes", "0", "--warmup-steps", "1",
+                 "--loss", "l1", "--validate", str(run_dir / "no-validation")]
+    assert fit.main(fit.parse_args(arguments)) == 0
+    assert json.loads((run_dir / "config.json").read_text())["degrade"] == "{}"
+    weights = tmp_path / "weights"
+    monkeypatch.setenv("REVIVE_WEIGHTS_DIR", str(weights))
+    assert export.main(export.parse_args(["--run-dir", str(run_dir), "--key", "revive-tiny", "--family", "revive",
+                                          "--description", "test", "--sets", "none"])) == 0
+    from revive_core.cli import main
+
+    photo = tmp_path / "old.png"
+    Image.fromarray(synthetic_rgb(30, 34)).save(photo)
+    outputs = {}
+    for strength in ("0", "1"):
+        out = tmp_path / f"out{strength}.png"
+        assert main(["upscale", str(photo), "-o", str(out), "--scale", "1", "--model", "revive",
+                     "--strength", strength, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)[0]
+        assert report["model"] == "revive" and report["output_size"] == [34, 30] and report["strength"] == float(strength)
+        outputs[strength] = np.asarray(Image.open(out))
+    assert not np.array_equal(outputs["0"], outputs["1"])  # the strength plane reaches the network
+    assert main(["upscale", str(photo), "-o", str(tmp_path / "auto.png"), "--scale", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["model"] == "revive"  # Auto: the only model serving x1

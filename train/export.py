@@ -75,11 +75,19 @@ def main(args: argparse.Namespace) -> int:
         folder = benchmark / name
         if not folder.is_dir():
             continue
-        for scale in config["scales"]:
+        for scale in (scale for scale in config["scales"] if scale > 1):  # x1 (repair only) has no clean score
             psnr, ssim = score_images(folder, scale, args.family)
             scores.setdefault(name, {})[f"x{scale}"] = {"psnr": round(psnr, 3), "ssim": round(ssim, 4)}
             LOGGER.info("%s x%d %s: %.3f / %.4f", args.key, scale, name, psnr, ssim)
     entry["measured"] = scores
+    degraded_folders = [benchmark / name for name in args.sets if (benchmark / name).is_dir()]
+    if args.family == "revive" and degraded_folders:  # the damaged benchmark (train.evaluate_degraded)
+        from train.evaluate_degraded import benchmark as degraded_benchmark
+
+        cases = [case for case, spec in (("a", 2), ("b", 1), ("c", 1), ("d", 4)) if spec in config["scales"]]
+        _, raw = degraded_benchmark(degraded_folders, cases, None, with_vdsr=False)
+        entry["measured_degraded"] = {key: {name: round(value, 4) for name, value in item.items()}
+                                      for key, item in raw.items() if "/revive" in key}
     write_manifest(manifest_path, manifest)
     LOGGER.info("exported %s (%d steps) to %s", args.key, state["step"], directory / file_name)
     return 0

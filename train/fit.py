@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--validate", default=None, help="HR folder to report PSNR on at checkpoints (default: Set5 if present)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--degrade", nargs="?", const="{}", default=None, metavar="JSON",
+                        help="train a revive model on random damage (train.degrade) made on the fly from the HR "
+                             "arrays; optional JSON overrides of DegradationConfig; scale 1 allowed")
     args = parser.parse_args(argv)
     if args.config:
         defaults = json.loads(Path(args.config).read_text())
@@ -176,11 +179,17 @@ class Monitor(keras.callbacks.Callback):
             self.last_checkpoint = time.time()
             if self.validation.is_dir():
                 self.inference_model.set_weights(ema_weights(self.model, self.optimizer))
-                scores = validate(self.inference_model, self.context, self.validation, args.scales)
+                if args.degrade is not None:  # damaged benchmark cases (a)-(d), strength 1
+                    from train.evaluate_degraded import validate_degraded
+
+                    scores = validate_degraded(self.inference_model, self.context, self.validation, args.scales)
+                else:
+                    scores = {f"x{scale}": value for scale, value in
+                              validate(self.inference_model, self.context, self.validation, args.scales).items()}
                 LOGGER.info("checkpoint at step %d; %s PSNR (EMA): %s", step, self.validation.name,
-                            ", ".join(f"x{scale} {value:.3f}" for scale, value in scores.items()))
+                            ", ".join(f"{name} {value:.3f}" for name, value in scores.items()))
                 log_scalars(self.writer, self.run_dir, step,
-                            {f"psnr_{self.validation.name}_x{scale}": value for scale, value in scores.items()})
+                            {f"psnr_{self.validation.name}_{name}": value for name, value in scores.items()})
         if out_of_time and not finished:
             LOGGER.info("stopping after %.1f minutes; run the same command to resume", args.stop_after_minutes)
         if finished or out_of_time:
@@ -224,10 +233,14 @@ def main(args: argparse.Namespace) -> int:
 
     context = ARCHITECTURES[args.arch].receptive_radius(**arch_args)
     target_crop = context if args.padding == "valid" else 0
-    sampler = PatchSampler(
-        Path(args.pairs).expanduser(),
-        PatchConfig(args.patch_size, args.batch_size, tuple(args.scales), args.seed, target_crop),
-    )
+    patch_config = PatchConfig(args.patch_size, args.batch_size, tuple(args.scales), args.seed, target_crop)
+    if args.degrade is not None:
+        from train.degrade import DegradationConfig, DegradingPatchSampler
+
+        sampler = DegradingPatchSampler(Path(args.pairs).expanduser(), patch_config,
+                                        DegradationConfig.from_dict(json.loads(args.degrade)))
+    else:
+        sampler = PatchSampler(Path(args.pairs).expanduser(), patch_config)
     inference_model = build(args.arch, padding="valid", **arch_args)
     validation = Path(args.validate) if args.validate else shared_root() / "datasets" / "benchmark" / "Set5"
     writer = tf.summary.create_file_writer(str(run_dir / "logs"))

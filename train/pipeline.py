@@ -96,8 +96,9 @@ class PatchSampler:
 def dataset(sampler: PatchSampler, start_batch: int = 0, prefetch: int = 4) -> tf.data.Dataset:
     """Endless ``tf.data`` stream of ``sampler`` batches from ``start_batch`` on, prefetched."""
     size, crop = sampler.config.patch_size, sampler.config.target_crop
+    channels = getattr(sampler, "input_channels", 1)  # 2 for train.degrade.DegradingPatchSampler: Y + strength
     signature = (
-        tf.TensorSpec((None, size, size, 1), tf.float32),
+        tf.TensorSpec((None, size, size, channels), tf.float32),
         tf.TensorSpec((None, size - 2 * crop, size - 2 * crop, 1), tf.float32),
     )
 
