@@ -81,6 +81,22 @@ def validate_settings(scale: int, tile: int | None, model: str = "auto", strengt
         raise UsageError("tile must be 0 (no tiling) or at least 32 pixels")
 
 
+CHROMA_SIGMA_COLOUR = 30.0  # bilateral range sigma (Cb/Cr levels) at strength 1
+CHROMA_SIGMA_SPACE = 2.0  # bilateral spatial sigma in input pixels
+
+
+def denoise_chroma(chroma: np.ndarray, strength: float) -> np.ndarray:
+    """(H, W, 2) float32 Cb/Cr on 0..255 -> the same, edge-preserving smoothed (bilateral) in
+    proportion to ``strength``: the revive network restores luminance only, and colour noise and
+    JPEG chroma blocks live in Cb/Cr, which natural photos keep smooth."""
+    sigma_colour = CHROMA_SIGMA_COLOUR * float(strength)
+    if sigma_colour <= 0:
+        return chroma
+    channels = [cv2.bilateralFilter(np.ascontiguousarray(chroma[..., index]), -1, sigma_colour, CHROMA_SIGMA_SPACE)
+                for index in range(chroma.shape[2])]
+    return np.stack(channels, axis=2)
+
+
 def _output_transform(peak: float) -> tuple[np.ndarray, np.ndarray]:
     """(luminance weights (3,), chroma affine (3, 3)) taking Y in 0..1 and CbCr in 0..255 to RGB on
     0..``peak``: RGB = Y * weights + chroma_affine @ (Cb, Cr, 1). BT.601, as ``ycbcr_to_rgb``."""
@@ -121,7 +137,7 @@ def upscale_picture(
     damage = estimate_damage(picture.pixels) if model in ("auto",) + RESTORE_MODELS else None
     selection = choose(picture.width, picture.height, scale, model, precision, damage)
     runner = get_runner(selection.model, scale, precision)
-    conditioned = runner.model.input_shape[-1] == 2
+    conditioned = runner.channels == 2
     if conditioned and strength is None:
         strength = suggest_strength(damage) if damage is not None else 1.0
     pixels = picture.pixels
@@ -136,6 +152,8 @@ def upscale_picture(
     else:
         luminance, chroma = colour[..., 0], None
     del colour
+    if conditioned and chroma is not None and strength > 0:
+        chroma = denoise_chroma(chroma, strength)
     upscaled = upsample(luminance / np.float32(255.0), scale)[..., None]
     if conditioned:  # the revive model reads the strength as a constant second plane
         upscaled = np.concatenate([upscaled, np.full_like(upscaled, np.float32(strength))], axis=2)

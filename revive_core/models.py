@@ -92,8 +92,7 @@ class Runner:
         self.precision = precision
         self.context = architecture.receptive_radius(**entry.arguments)
         self.pre_upsampled = architecture.pre_upsampled
-        # Tiles must start at multiples of the pixel-unshuffle factor for seamless revive output.
-        self.alignment = int(entry.arguments.get("factor", 2)) if entry.architecture == "revive" else 1
+        self.alignment = architecture.alignment(**entry.arguments)  # revive: its pixel-unshuffle factor
         path = locate(entry)
         self.model = architecture.build(padding="valid", dtype_policy=dtype_policy(precision), **entry.arguments)
         try:

@@ -220,6 +220,21 @@ def test_client_scale_and_model(tmp_path: Path, client: Client) -> None:
     assert f"{model.upper()} ×3" in info and "chosen by you" in info
 
 
+@pytest.mark.skipif("revive" not in {info.name for info in list_models()}, reason="no revive weights installed")
+def test_client_revive_repairs_at_x1_with_a_chosen_strength(tmp_path: Path, client: Client) -> None:
+    source = write_rgb_jpeg(tmp_path / "scan.jpg")
+    results = {}
+    for strength in (0.0, 1.0):
+        (before, after), download, info = client.predict(
+            handle_file(str(source)), scale=1, model="revive", strength=strength, auto_strength=False, api_name="/upscale")
+        assert open_image(download).size == open_image(after).size == (WIDTH, HEIGHT)
+        assert Path(download).name == "scan_revived.jpg" and f"strength {strength:.2f}" in info and "REVIVE ×1" in info
+        results[strength] = np.asarray(open_image(after), np.float64)
+    assert np.abs(results[0.0] - results[1.0]).mean() > 0.1  # the slider reaches the network
+    with pytest.raises(Exception, match="needs the revive model"):
+        client.predict(handle_file(str(source)), scale=1, model="vdsr", api_name="/upscale")
+
+
 def test_client_bad_file_raises_and_server_keeps_serving(tmp_path: Path, client: Client) -> None:
     bad = write_bad_files(tmp_path / "bad")
     for kind, words in (("empty", "empty"), ("text", "not an image"), ("truncated", "truncated")):

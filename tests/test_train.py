@@ -122,3 +122,19 @@ def test_tiny_revive_trains_on_damage_exports_and_repairs_at_scale_1(pairs: Path
     assert not np.array_equal(outputs["0"], outputs["1"])  # the strength plane reaches the network
     assert main(["upscale", str(photo), "-o", str(tmp_path / "auto.png"), "--scale", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["model"] == "revive"  # Auto: the only model serving x1
+
+
+def test_throughput_counts_flops_from_real_shapes(capsys) -> None:
+    from revive_core.architectures import build
+    from revive_core.architectures.revive import macs_per_pixel
+    from train import throughput
+
+    vdsr = build("vdsr", depth=5, filters=16)
+    assert throughput.forward_flops(vdsr, 41, 1) == 2 * macs_per_pixel("vdsr", depth=5, filters=16) * 41 * 41
+    revive = build("revive", filters=8, blocks=1)
+    assert throughput.forward_flops(revive, 40, 2) == 2 * macs_per_pixel("revive", filters=8, blocks=1) * 40 * 40
+    args = throughput.parse_args(["--arch", "srcnn", "--arch-args", '{"filters": [8, 4]}', "--patch-size", "24",
+                                  "--batch-size", "2", "--steps", "2", "--warmup-steps", "1", "--precisions", "fp32"])
+    assert throughput.main(args) == 0
+    row = capsys.readouterr().out.splitlines()[-1].split("|")
+    assert row[1].strip() == "srcnn" and row[4].strip() == "fp32" and float(row[5]) > 0

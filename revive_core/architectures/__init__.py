@@ -1,5 +1,5 @@
-"""Architecture registry: name -> (builder, receptive radius). Builders are pure functions that
-return a ``keras.Model`` on ``keras.Input((None, None, channels))``."""
+"""Architecture registry: name -> (builder, receptive radius, pre-upsampled, tile alignment).
+Builders are pure functions that return a ``keras.Model`` on ``keras.Input((None, None, channels))``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Callable, NamedTuple
 
 import keras
 
-from revive_core.architectures.revive import build_revive, receptive_radius_revive
+from revive_core.architectures.revive import alignment_revive, build_revive, receptive_radius_revive
 from revive_core.architectures.srcnn import build_srcnn, receptive_radius_srcnn
 from revive_core.architectures.vdsr import build_vdsr, receptive_radius_vdsr
 
@@ -16,12 +16,17 @@ class Architecture(NamedTuple):
     build: Callable[..., keras.Model]
     receptive_radius: Callable[..., int]
     pre_upsampled: bool  # True: input is the bicubic-upscaled image, output the same size
+    alignment: Callable[..., int]  # tiles must start at multiples of this (pixel-unshuffle factor)
+
+
+def _unaligned(**_: object) -> int:
+    return 1
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "srcnn": Architecture(build_srcnn, receptive_radius_srcnn, pre_upsampled=True),
-    "vdsr": Architecture(build_vdsr, receptive_radius_vdsr, pre_upsampled=True),
-    "revive": Architecture(build_revive, receptive_radius_revive, pre_upsampled=True),
+    "srcnn": Architecture(build_srcnn, receptive_radius_srcnn, pre_upsampled=True, alignment=_unaligned),
+    "vdsr": Architecture(build_vdsr, receptive_radius_vdsr, pre_upsampled=True, alignment=_unaligned),
+    "revive": Architecture(build_revive, receptive_radius_revive, pre_upsampled=True, alignment=alignment_revive),
 }
 
 
