@@ -158,3 +158,14 @@ def test_config_from_json_like_values() -> None:
     assert config.jpeg_quality == (30, 90) and config.noise_probability == 0.5
     with pytest.raises(ValueError, match="unknown"):
         DegradationConfig.from_dict({"jpg": 1})
+
+
+def test_severity_exponent_favours_heavy_damage_within_the_strength_bound(image: np.ndarray) -> None:
+    def qualities(exponent: float) -> np.ndarray:
+        config = DegradationConfig(jpeg_probability=1.0, severity_exponent=exponent)
+        return np.array([degrade(image, np.random.default_rng(seed), 1, config, strength=0.8)[1]["jpeg"]
+                         for seed in range(200)])
+
+    uniform, skewed = qualities(1.0), qualities(0.5)
+    assert skewed.mean() < uniform.mean() - 5  # lower quality = heavier damage, on average
+    assert min(uniform.min(), skewed.min()) >= 95 - 75 * 0.8  # the strength still bounds it

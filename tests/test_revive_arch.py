@@ -142,3 +142,10 @@ def test_evaluation_paths_run_an_installed_revive_model(tmp_path, monkeypatch, s
     Image.fromarray(synthetic_rgb(48, 40)).save(folder / "one.png")
     scores = validate_degraded(valid, receptive_radius_revive(**SMALL), folder, [1, 2])
     assert set(scores) == {"a", "b", "c"} and all(np.isfinite(value) for value in scores.values())
+    from train.evaluate_degraded import benchmark
+
+    Image.fromarray(synthetic_rgb(48, 40, 1)[..., 0]).save(folder / "grey.png")
+    markdown, raw = benchmark([folder], ["b"], "fp32", with_vdsr=False)
+    assert "| revive s=1 |" in markdown and "RGB PSNR over the colour images" in markdown
+    row = raw["b/revive s=1/set"]
+    assert np.isfinite(row["psnr"]) and np.isfinite(row["rgb_psnr"])  # RGB over the one colour image

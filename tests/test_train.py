@@ -103,10 +103,18 @@ def test_tiny_revive_trains_on_damage_exports_and_repairs_at_scale_1(pairs: Path
                  "--loss", "l1", "--validate", str(run_dir / "no-validation")]
     assert fit.main(fit.parse_args(arguments)) == 0
     assert json.loads((run_dir / "config.json").read_text())["degrade"] == "{}"
+    # Fine-tune on heavier damage from its EMA weights, then ship the fine-tune.
+    tuned = tmp_path / "revive_heavy"
+    tune_arguments = [value.replace(str(run_dir), str(tuned)) for value in arguments]
+    tune_arguments[tune_arguments.index("--degrade") + 1:tune_arguments.index("--degrade") + 1] = ['{"severity_exponent": 0.5}']
+    assert fit.main(fit.parse_args(tune_arguments + ["--init-weights", str(run_dir / "ema.weights.h5"), "--steps", "1"])) == 0
     weights = tmp_path / "weights"
     monkeypatch.setenv("REVIVE_WEIGHTS_DIR", str(weights))
-    assert export.main(export.parse_args(["--run-dir", str(run_dir), "--key", "revive-tiny", "--family", "revive",
+    assert export.main(export.parse_args(["--run-dir", str(tuned), "--key", "revive-tiny", "--family", "revive",
                                           "--description", "test", "--sets", "none"])) == 0
+    recipe = json.loads((weights / "manifest.json").read_text())["models"]["revive-tiny"]["recipe"]
+    assert recipe["steps_trained"] == 1 and "--init-weights" in recipe["command"]
+    assert recipe["initialised_from"]["steps_trained"] == 2 and "--degrade" in recipe["initialised_from"]["command"]
     from revive_core.cli import main
 
     photo = tmp_path / "old.png"

@@ -151,7 +151,8 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
 class DegradationConfig:
     """Probabilities and severity bounds of ``degrade``; severities scale with the strength s.
 
-    Each damage's severity is ``u * s`` of its maximum with u uniform in 0..1, so s bounds it.
+    Each damage's severity is ``u**severity_exponent * s`` of its maximum with u uniform in 0..1,
+    so s bounds it; an exponent below 1 makes heavy damage (old photos) more frequent.
     """
 
     clean_probability: float = 0.1  # s = 0 and only the downscale: the clean-SR anchor
@@ -166,6 +167,7 @@ class DegradationConfig:
     jpeg_probability: float = 0.7
     jpeg_quality: tuple[int, int] = JPEG_QUALITY_RANGE
     jpeg_last_probability: float = 0.8
+    severity_exponent: float = 1.0  # severity = s * u**exponent, u uniform: below 1 favours heavy damage
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DegradationConfig":
@@ -177,9 +179,14 @@ class DegradationConfig:
         return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
 
 
+def _severity(rng: np.random.Generator, strength: float, config: DegradationConfig) -> float:
+    """A damage's severity in 0..``strength``: ``strength * u ** config.severity_exponent``."""
+    return strength * float(rng.random()) ** config.severity_exponent
+
+
 def _sample_blur(rng: np.random.Generator, strength: float, config: DegradationConfig) -> dict[str, float]:
     low, high = config.blur_sigma
-    sigma_x = low + (high - low) * strength * float(rng.random())
+    sigma_x = low + (high - low) * _severity(rng, strength, config)
     if rng.random() < config.anisotropic_probability:
         sigma_y = low + (sigma_x - low) * float(rng.random())
         angle = float(rng.uniform(0.0, math.pi))
@@ -191,7 +198,7 @@ def _sample_blur(rng: np.random.Generator, strength: float, config: DegradationC
 def _sample_noise(rng: np.random.Generator, strength: float, config: DegradationConfig) -> dict[str, Any]:
     return {
         "kind": "poisson" if rng.random() < config.poisson_probability else "gaussian",
-        "sigma": config.noise_sigma_max * strength * float(rng.random()),
+        "sigma": config.noise_sigma_max * _severity(rng, strength, config),
         "grey": bool(rng.random() < config.grey_noise_probability),
         "seed": int(rng.integers(2**31)),
     }
@@ -199,7 +206,7 @@ def _sample_noise(rng: np.random.Generator, strength: float, config: Degradation
 
 def _sample_quality(rng: np.random.Generator, strength: float, config: DegradationConfig) -> int:
     low, high = config.jpeg_quality
-    return int(round(high - (high - low) * strength * float(rng.random())))
+    return int(round(high - (high - low) * _severity(rng, strength, config)))
 
 
 def degrade(

@@ -67,6 +67,13 @@ def score(output: np.ndarray, clean: np.ndarray, scale: int) -> tuple[float, flo
             calculate_ssim(output, clean, crop_border=scale, test_y_channel=True))
 
 
+def rgb_psnr(output: np.ndarray, clean: np.ndarray, scale: int) -> float:
+    """PSNR over R, G and B together, ``scale`` pixels shaved (colour images)."""
+    from revive_core.metrics import calculate_psnr
+
+    return calculate_psnr(output, clean, crop_border=scale)
+
+
 # ----------------------------------------------------------------------------------------------
 # Classical chains
 # ----------------------------------------------------------------------------------------------
@@ -279,9 +286,14 @@ def benchmark(folders: list[Path], cases: list[str], precision: str | None, with
         LOGGER.info("(%s) best classical chain on %s: %s (%.3f dB)", case,
                     "Set5" if "Set5" in samples_by_set else folders[0].name, name, selection_psnr)
         for set_name, samples in samples_by_set.items():
-            def mean_score(method: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float]:
-                pairs = [score(method(sample.degraded), sample.clean, scale) for sample in samples]
-                return float(np.mean([p for p, _ in pairs])), float(np.mean([s for _, s in pairs]))
+            def mean_score(method: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float, float | None]:
+                """(Y-PSNR, Y-SSIM, RGB-PSNR over the colour images or None) of ``method`` on the set."""
+                outputs = [method(sample.degraded) for sample in samples]
+                pairs = [score(output, sample.clean, scale) for output, sample in zip(outputs, samples)]
+                colour = [rgb_psnr(output, sample.clean, scale) for output, sample in zip(outputs, samples)
+                          if sample.clean.ndim == 3]
+                return (float(np.mean([p for p, _ in pairs])), float(np.mean([s for _, s in pairs])),
+                        float(np.mean(colour)) if colour else None)
 
             results[(case, "bicubic", set_name)] = mean_score(lambda image: bicubic(image, scale))
             results[(case, "classical", set_name)] = mean_score(lambda image: chain(image, scale))
@@ -293,7 +305,7 @@ def benchmark(folders: list[Path], cases: list[str], precision: str | None, with
                     lambda image: run_revive(image, scale, suggest_strength(estimate_damage(image)), precision))
             for method in methods:
                 if (case, method, set_name) in results:
-                    LOGGER.info("(%s) %s %s: %.3f / %.4f", case, method, set_name, *results[(case, method, set_name)])
+                    LOGGER.info("(%s) %s %s: %.3f / %.4f", case, method, set_name, *results[(case, method, set_name)][:2])
     if "vdsr" not in installed:
         notes.append("vdsr: no weights installed.")
     if not revive:
@@ -310,11 +322,19 @@ def benchmark(folders: list[Path], cases: list[str], precision: str | None, with
         if any(cell != "n/a" for cell in cells):
             label = "bicubic (x1: the damaged input)" if method == "bicubic" else method
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "RGB PSNR over the colour images (the colour planes too: Y-only restoration leaves colour noise):", "",
+              header, lines[1]]
+    for method in methods:
+        cells = [f"{results[(case, method, set_name)][2]:.2f}"
+                 if results.get((case, method, set_name)) and results[(case, method, set_name)][2] is not None else "n/a"
+                 for case in cases for set_name in set_names]
+        if any(cell != "n/a" for cell in cells):
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
     lines.append("")
     for case in cases:
         lines.append(f"- ({case}) {BENCHMARK_CASES[case].description}; classical = {chosen[case]} (best on Set5)")
     lines.extend(f"- {note}" for note in notes)
-    raw = {f"{case}/{method}/{set_name}": {"psnr": value[0], "ssim": value[1]}
+    raw = {f"{case}/{method}/{set_name}": {"psnr": value[0], "ssim": value[1], "rgb_psnr": value[2]}
            for (case, method, set_name), value in results.items() if value is not None}
     raw["classical_chains"] = chosen
     return "\n".join(lines), raw

@@ -27,6 +27,17 @@ def write_manifest(path: Path, manifest: dict) -> None:
     os.replace(temporary, path)
 
 
+def fit_flags(config: dict) -> str:
+    """The ``train.fit`` command-line flags that reproduce a run's saved ``config.json``."""
+    words: list[str] = []
+    for name, value in config.items():
+        if value is None or name in {"resolved_precision", "config"}:
+            continue
+        words.append(f"--{name.replace('_', '-')}")
+        words.extend(map(str, value) if isinstance(value, list) else [str(value)])
+    return shlex.join(words)
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.paths import shared_root
@@ -42,13 +53,7 @@ def main(args: argparse.Namespace) -> int:
     shutil.copyfile(run_dir / "ema.weights.h5", directory / file_name)
     manifest_path = directory / MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"format": 1, "models": {}}
-    words: list[str] = []
-    for name, value in config.items():
-        if value is None or name in {"resolved_precision", "config"}:
-            continue
-        words.append(f"--{name.replace('_', '-')}")
-        words.extend(map(str, value) if isinstance(value, list) else [str(value)])
-    flags = shlex.join(words)
+    flags = fit_flags(config)
     entry = {
         "family": args.family,
         "file": file_name,
@@ -67,6 +72,15 @@ def main(args: argparse.Namespace) -> int:
             "config": config,
         },
     }
+    if config.get("init_weights"):  # a fine-tune: record the run it started from, so both can be rerun
+        init_dir = Path(config["init_weights"]).parent
+        if (init_dir / "config.json").exists() and (init_dir / "state.json").exists():
+            init_config = json.loads((init_dir / "config.json").read_text())
+            entry["recipe"]["initialised_from"] = {
+                "command": f"python -m train.fit {fit_flags(init_config)}",
+                "steps_trained": json.loads((init_dir / "state.json").read_text())["step"],
+                "steps_planned": init_config["steps"],
+            }
     manifest["models"][args.key] = entry
     write_manifest(manifest_path, manifest)
     benchmark = shared_root() / "datasets" / "benchmark"
@@ -86,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
 
         cases = [case for case, spec in (("a", 2), ("b", 1), ("c", 1), ("d", 4)) if spec in config["scales"]]
         _, raw = degraded_benchmark(degraded_folders, cases, None, with_vdsr=False)
-        entry["measured_degraded"] = {key: {name: round(value, 4) for name, value in item.items()}
+        entry["measured_degraded"] = {key: {name: None if value is None else round(value, 4) for name, value in item.items()}
                                       for key, item in raw.items() if "/revive" in key}
     write_manifest(manifest_path, manifest)
     LOGGER.info("exported %s (%d steps) to %s", args.key, state["step"], directory / file_name)

@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--validate", default=None, help="HR folder to report PSNR on at checkpoints (default: Set5 if present)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init-weights", default=None, metavar="PATH",
+                        help="start a new run from these .weights.h5 (e.g. another run's ema.weights.h5): fine-tuning")
     parser.add_argument("--degrade", nargs="?", const="{}", default=None, metavar="JSON",
                         help="train a revive model on random damage (train.degrade) made on the fly from the HR "
                              "arrays; optional JSON overrides of DegradationConfig; scale 1 allowed")
@@ -225,6 +227,9 @@ def main(args: argparse.Namespace) -> int:
         LOGGER.info("resumed %s at step %d", checkpoint, step)
     else:
         model = build(args.arch, dtype_policy=dtype_policy(precision), padding=args.padding, **arch_args)
+        if args.init_weights:  # before the optimizer is built, so its moving average starts from them too
+            model.load_weights(args.init_weights)
+            LOGGER.info("initialised from %s", args.init_weights)
         optimizer = build_optimizer(args)
         step = 0
         loss = keras.losses.MeanSquaredError() if args.loss == "mse" else keras.losses.MeanAbsoluteError()
