@@ -97,24 +97,21 @@ def denoise_chroma(chroma: np.ndarray, strength: float) -> np.ndarray:
     return np.stack(channels, axis=2)
 
 
-def _output_transform(peak: float) -> tuple[np.ndarray, np.ndarray]:
-    """(luminance weights (3,), chroma affine (3, 3)) taking Y in 0..1 and CbCr in 0..255 to RGB on
-    0..``peak``: RGB = Y * weights + chroma_affine @ (Cb, Cr, 1). BT.601, as ``ycbcr_to_rgb``."""
+def _output_transform(peak: float) -> np.ndarray:
+    """(3, 4) float32 affine taking (Y in 0..1, Cb, Cr on 0..255, 1) to RGB on 0..``peak`` plus 0.5
+    (the rounding offset, so truncation rounds). BT.601, as ``ycbcr_to_rgb``."""
     affine = YCBCR_TO_RGB_AFFINE * (peak / 255.0)
-    return (affine[:, 0] * 255.0).astype(np.float32), affine[:, 1:].astype(np.float32)
+    affine[:, 0] *= 255.0
+    affine[:, 3] += 0.5
+    return affine.astype(np.float32)
 
 
-def _to_output_strip(
-    luminance: np.ndarray, chroma: np.ndarray | None, transform: tuple[np.ndarray, np.ndarray], peak: float
-) -> np.ndarray:
+def _to_output_strip(luminance: np.ndarray, chroma: np.ndarray | None, affine: np.ndarray, peak: float) -> np.ndarray:
     """(rows, W) Y in 0..1 and (rows, W, 2) CbCr on 0..255 (or None for grey) -> (rows, W, 3 or 1)
-    float32 RGB/grey on 0..``peak``, not clipped. One fused OpenCV affine for the chroma part."""
+    float32 RGB/grey on 0..``peak`` plus 0.5, not clipped: one fused OpenCV affine for colour."""
     if chroma is None:
-        return (luminance * np.float32(peak))[..., None]
-    weights, affine = transform
-    strip = cv2.transform(np.ascontiguousarray(chroma), affine)
-    strip += luminance[..., None] * weights
-    return strip
+        return (luminance * np.float32(peak) + np.float32(0.5))[..., None]
+    return cv2.transform(np.concatenate([luminance[..., None], chroma], axis=2), affine)
 
 
 def upscale_picture(
@@ -178,10 +175,10 @@ def upscale_picture(
         rows = slice(top, min(out_height, top + STRIP_ROWS))
         strip = _to_output_strip(restored[rows], None if chroma_up is None else chroma_up[rows], to_output, peak)
         if alpha_up is not None:
-            alpha = alpha_up[rows].reshape(strip.shape[0], strip.shape[1], -1) * np.float32(peak / 255.0)
+            alpha = alpha_up[rows].reshape(strip.shape[0], strip.shape[1], -1) * np.float32(peak / 255.0) + np.float32(0.5)
             strip = np.concatenate([strip, alpha], axis=2)
-        np.clip(strip, 0.0, peak, out=strip)
-        strip += np.float32(0.5)
+        # clip(x, 0, peak) + 0.5, truncated: round half up (the 0.5 is already in ``strip``)
+        np.clip(strip, 0.5, peak + 0.5, out=strip)
         result[rows] = strip.astype(pixels.dtype)
     seconds = time.perf_counter() - started
     report = Report(

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
 # Quality rank (higher is better), from the evaluation tables in the README.
 QUALITY = {"vdsr": 2, "srcnn": 1}  # on clean input; revive is chosen for damaged input only
 RESTORATION = "revive"
-# Output megapixels per second on 2 cores, measured with `python -m revive_core.bench`.
+# End-to-end output megapixels per second on 2 cores (AMX/AVX512-BF16), measured with
+# `python -m revive_core.bench` on 2026-11-25: the large-photo (2000x1500 -> 4000x3000) figures
+# for bf16, the 512x384 end-to-end figures for fp32 (where the budget matters, photos are big).
 THROUGHPUT = {
-    "bf16": {"vdsr": 1.5, "srcnn": 7.0, "revive": 5.4},  # revive: 3.6x VDSR side by side (bf16), 4.4x (fp32)
-    "fp32": {"vdsr": 0.26, "srcnn": 1.5, "revive": 1.1},
+    "bf16": {"vdsr": 0.79, "srcnn": 2.7, "revive": 1.95},
+    "fp32": {"vdsr": 0.19, "srcnn": 1.75, "revive": 0.81},
 }
 DEFAULT_BUDGET_SECONDS = 30.0
 

@@ -10,6 +10,7 @@ import pytest
 
 from revive_core.damage import (
     BLOCKINESS_THRESHOLD,
+    NOISE_STRENGTH_GAIN,
     NOISE_THRESHOLD,
     DamageEstimate,
     estimate_blockiness,
@@ -57,7 +58,7 @@ def test_noise_sigma_15_is_measured(photo: np.ndarray, grey: bool) -> None:
     estimate = estimate_damage(noisy)
     assert 15 * 0.7 <= estimate.noise_sigma <= 15 * 1.3
     assert estimate.damaged and "noise" in estimate.reason
-    assert suggest_strength(estimate) == pytest.approx(estimate.noise_sigma / 25.0)
+    assert suggest_strength(estimate) == pytest.approx(NOISE_STRENGTH_GAIN * estimate.noise_sigma / 25.0)
 
 
 def test_jpeg_30_is_blocky(photo: np.ndarray) -> None:

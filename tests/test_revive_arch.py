@@ -149,3 +149,11 @@ def test_evaluation_paths_run_an_installed_revive_model(tmp_path, monkeypatch, s
     assert "| revive s=1 |" in markdown and "RGB PSNR over the colour images" in markdown
     row = raw["b/revive s=1/set"]
     assert np.isfinite(row["psnr"]) and np.isfinite(row["rgb_psnr"])  # RGB over the one colour image
+    from revive_core import damage
+    from train.evaluate_degraded import calibrate_strength
+
+    before = (damage.NOISE_STRENGTH_GAIN, damage.JPEG_STRENGTH_GAIN)
+    markdown, raw = calibrate_strength([folder], ["b", "c"], "fp32")
+    assert "Best: NOISE_STRENGTH_GAIN" in markdown and len(raw) == 42
+    assert all(set(values) == {"b", "c"} for values in raw.values())
+    assert (damage.NOISE_STRENGTH_GAIN, damage.JPEG_STRENGTH_GAIN) == before  # restored

@@ -4,6 +4,7 @@
     python -m train.evaluate_degraded --cases a b c d --sets Set5 Set14 --output table.md
     python -m train.evaluate_degraded --damage                # damage-estimator numbers instead
     python -m train.evaluate_degraded --sweep                 # revive strength sweep (monotonicity)
+    python -m train.evaluate_degraded --calibrate --sets ../shared/datasets/train/General100   # strength gains
 
 Cases (``train.degrade.BENCHMARK_CASES``): (a) x2 MATLAB-bicubic down + Gaussian colour noise
 sigma 8 + JPEG q40; (b) x1 JPEG q30; (c) x1 Gaussian colour noise sigma 15; (d) like (a) at x4.
@@ -404,6 +405,52 @@ def strength_sweep(folders: list[Path], cases: list[str], precision: str | None,
     return "\n".join(rows), raw
 
 
+NOISE_GAINS = (0.5, 0.7, 0.9, 1.1, 1.4, 1.75)
+JPEG_GAINS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def calibrate_strength(folders: list[Path], cases: list[str], precision: str | None) -> tuple[str, dict]:
+    """Fit ``revive_core.damage``'s two strength gains: the pair whose suggested strengths give the
+    best mean PSNR over ``cases`` on ``folders`` (use photos that are not the benchmark sets)."""
+    import itertools
+
+    from revive_core import damage
+    from train.degrade import BENCHMARK_CASES
+
+    samples = {case: [sample for folder in folders for sample in load_samples(folder, case)] for case in cases}
+    estimates = {case: [damage.estimate_damage(sample.degraded) for sample in items] for case, items in samples.items()}
+    cache: dict[tuple[str, int, float], float] = {}
+
+    def psnr(case: str, index: int, strength: float) -> float:
+        key = (case, index, round(strength, 4))
+        if key not in cache:
+            scale = BENCHMARK_CASES[case].scale
+            sample = samples[case][index]
+            cache[key] = score(run_revive(sample.degraded, scale, strength, precision), sample.clean, scale)[0]
+        return cache[key]
+
+    defaults = (damage.NOISE_STRENGTH_GAIN, damage.JPEG_STRENGTH_GAIN)
+    results: dict[tuple[float, float], dict[str, float]] = {}
+    try:
+        for gains in itertools.product(NOISE_GAINS, JPEG_GAINS):
+            damage.NOISE_STRENGTH_GAIN, damage.JPEG_STRENGTH_GAIN = gains
+            results[gains] = {case: float(np.mean([psnr(case, index, damage.suggest_strength(estimate))
+                                                   for index, estimate in enumerate(estimates[case])]))
+                              for case in cases}
+    finally:
+        damage.NOISE_STRENGTH_GAIN, damage.JPEG_STRENGTH_GAIN = defaults
+    ranked = sorted(results, key=lambda gains: -np.mean(list(results[gains].values())))
+    rows = ["| noise gain | JPEG gain | " + " | ".join(f"({case})" for case in cases) + " | mean |",
+            "|---|---|" + "---|" * (len(cases) + 1)]
+    for gains in ranked[:5] + ([defaults] if defaults in results and defaults not in ranked[:5] else []):
+        values = results[gains]
+        rows.append(f"| {gains[0]:g} | {gains[1]:g} | " + " | ".join(f"{values[case]:.3f}" for case in cases)
+                    + f" | {np.mean(list(values.values())):.3f} |")
+    rows.append(f"\nBest: NOISE_STRENGTH_GAIN = {ranked[0][0]:g}, JPEG_STRENGTH_GAIN = {ranked[0][1]:g} "
+                f"(in use: {defaults[0]:g}, {defaults[1]:g}).")
+    return "\n".join(rows), {f"{noise}/{jpeg}": values for (noise, jpeg), values in results.items()}
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.paths import shared_root
@@ -416,6 +463,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if args.damage:
         markdown, raw = damage_report(folders, args.cases)
+    elif args.calibrate:
+        markdown, raw = calibrate_strength(folders, args.cases, args.precision)
     elif args.sweep:
         markdown, raw = strength_sweep(folders, args.cases, args.precision, tuple(args.strengths))
     else:
@@ -435,6 +484,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precision", default=None, help="auto | bf16 | fp32")
     parser.add_argument("--no-vdsr", action="store_true", help="leave out the clean VDSR rows")
     parser.add_argument("--damage", action="store_true", help="report revive_core.damage estimates instead")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit revive_core.damage's strength gains on --sets (not the benchmark: e.g. General100)")
     parser.add_argument("--sweep", action="store_true", help="revive strength sweep: PSNR, change and noise per strength")
     parser.add_argument("--strengths", type=float, nargs="+", default=list(SWEEP_STRENGTHS))
     parser.add_argument("--output", help="also write the markdown table here")
