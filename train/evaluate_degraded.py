@@ -22,7 +22,6 @@ on BT.601 Y (grey images on grey), border shaved by the scale, as ``train.evalua
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import logging
 import sys
@@ -179,13 +178,6 @@ def run_model(image: np.ndarray, scale: int, model: str, strength: float | None 
     return output if image.ndim == 3 else output[..., 0]
 
 
-def api_supports_strength() -> bool:
-    """True once ``upscale_picture`` takes ``strength`` (and scale 1) for the revive family."""
-    from revive_core.api import upscale_picture
-
-    return "strength" in inspect.signature(upscale_picture).parameters
-
-
 def revive_network_input(luminance: np.ndarray, scale: int, strength: float) -> np.ndarray:
     """(h, w) float32 Y in 0..1 -> (scale h, scale w, 2): bicubic-upscaled Y and the strength plane."""
     from revive_core.resize import upsample
@@ -221,14 +213,8 @@ def apply_revive(image: np.ndarray, network: Callable[[np.ndarray], np.ndarray],
 
 
 def run_revive(image: np.ndarray, scale: int, strength: float, precision: str | None = None) -> np.ndarray:
-    """The installed revive model at ``strength``: the product path when the API has it, else the
-    same recipe here with the product's cached Runner (``revive_core.models.get_runner``)."""
-    if api_supports_strength():
-        return run_model(image, scale, "revive", strength, precision)
-    from revive_core.models import get_runner
-
-    runner = get_runner("revive", scale, precision)
-    return apply_revive(image, runner, runner.context, scale, strength)
+    """The installed revive model at ``strength``, through the product path (``upscale_picture``)."""
+    return run_model(image, scale, "revive", strength, precision)
 
 
 def revive_scales() -> tuple[int, ...]:
