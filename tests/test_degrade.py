@@ -169,3 +169,18 @@ def test_severity_exponent_favours_heavy_damage_within_the_strength_bound(image:
     uniform, skewed = qualities(1.0), qualities(0.5)
     assert skewed.mean() < uniform.mean() - 5  # lower quality = heavier damage, on average
     assert min(uniform.min(), skewed.min()) >= 95 - 75 * 0.8  # the strength still bounds it
+
+
+def test_blur_above_strength_keeps_lower_strengths_free_of_blur(image: np.ndarray) -> None:
+    config = DegradationConfig(blur_probability=1.0, blur_above_strength=0.75)
+    below = [degrade(image, np.random.default_rng(seed), 2, config, strength=0.75)[1] for seed in range(50)]
+    assert not any("blur" in params for params in below)
+    above = [degrade(image, np.random.default_rng(seed), 2, config, strength=0.9)[1] for seed in range(50)]
+    sigmas = [params["blur"]["sigma_x"] for params in above]
+    low, high = config.blur_sigma
+    assert len(sigmas) == 50 and max(sigmas) <= low + (high - low) * (0.9 - 0.75) / 0.25 + 1e-9
+    # The default (0) draws exactly what it drew before the setting existed.
+    old, new = DegradationConfig(blur_probability=1.0), DegradationConfig(blur_probability=1.0, blur_above_strength=0.0)
+    assert degrade(image, np.random.default_rng(7), 2, old, 0.6)[1] == degrade(image, np.random.default_rng(7), 2, new, 0.6)[1]
+    with pytest.raises(ValueError, match="blur_above_strength"):
+        DegradationConfig(blur_above_strength=1.0)

@@ -108,13 +108,31 @@ def test_tiny_revive_trains_on_damage_exports_and_repairs_at_scale_1(pairs: Path
     tune_arguments = [value.replace(str(run_dir), str(tuned)) for value in arguments]
     tune_arguments[tune_arguments.index("--degrade") + 1:tune_arguments.index("--degrade") + 1] = ['{"severity_exponent": 0.5}']
     assert fit.main(fit.parse_args(tune_arguments + ["--init-weights", str(run_dir / "ema.weights.h5"), "--steps", "1"])) == 0
+    # Grow the fine-tune by a residual block (layers copied by name; the new block starts near the
+    # identity), then ship the grown network: the manifest records the whole chain of runs.
+    grown = tmp_path / "revive_grown"
+    grow_arguments = [value.replace(str(run_dir), str(grown)) for value in arguments]
+    grow_arguments[grow_arguments.index("--arch-args") + 1] = '{"filters": 8, "blocks": 2}'
+    assert fit.main(fit.parse_args(grow_arguments + ["--init-weights", str(tuned / "ema.weights.h5"), "--steps", "1"])) == 0
+    from revive_core.architectures import build
+
+    small, large = build("revive", filters=8, blocks=1), build("revive", filters=8, blocks=2)
+    small.load_weights(tuned / "ema.weights.h5")
+    large.load_weights(grown / "ema.weights.h5")
+    for name in ("head", "block1_conv1", "block1_conv2", "tail"):  # one step at lr ~0 away from the copy
+        for before, after in zip(small.get_layer(name).get_weights(), large.get_layer(name).get_weights()):
+            np.testing.assert_allclose(after, before, atol=1e-3)
     weights = tmp_path / "weights"
     monkeypatch.setenv("REVIVE_WEIGHTS_DIR", str(weights))
-    assert export.main(export.parse_args(["--run-dir", str(tuned), "--key", "revive-tiny", "--family", "revive",
+    assert export.main(export.parse_args(["--run-dir", str(grown), "--key", "revive-tiny", "--family", "revive",
                                           "--description", "test", "--sets", "none"])) == 0
-    recipe = json.loads((weights / "manifest.json").read_text())["models"]["revive-tiny"]["recipe"]
+    entry = json.loads((weights / "manifest.json").read_text())["models"]["revive-tiny"]
+    recipe = entry["recipe"]
+    assert entry["arguments"] == {"filters": 8, "blocks": 2}
     assert recipe["steps_trained"] == 1 and "--init-weights" in recipe["command"]
-    assert recipe["initialised_from"]["steps_trained"] == 2 and "--degrade" in recipe["initialised_from"]["command"]
+    assert recipe["initialised_from"]["steps_trained"] == 1 and "severity_exponent" in recipe["initialised_from"]["command"]
+    assert recipe["initialised_from"]["initialised_from"]["steps_trained"] == 2
+    assert "--init-weights" not in recipe["initialised_from"]["initialised_from"]["command"]
     from revive_core.cli import main
 
     photo = tmp_path / "old.png"

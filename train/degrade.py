@@ -7,7 +7,8 @@ passed in, so a result is a pure function of (image, seed).
 ``degrade`` draws a *strength* s in 0..1 and then a random chain of damage whose severity is
 bounded by s (``DegradationConfig`` documents the bounds):
 
-* blur: isotropic or anisotropic (rotated) Gaussian, sigma <= 0.1 + 2.9 s pixels;
+* blur: isotropic or anisotropic (rotated) Gaussian, sigma <= 0.1 + 2.9 s pixels (or only above
+  a strength threshold, ``blur_above_strength``, so that lower strengths never guess at blur);
 * downscaling by the training scale: MATLAB bicubic, bilinear or area (never for x1);
 * noise: Gaussian (per-channel colour or grey) or Poisson (shot noise, colour or grey), sigma at
   mid-grey <= 25 s levels;
@@ -168,6 +169,11 @@ class DegradationConfig:
     jpeg_quality: tuple[int, int] = JPEG_QUALITY_RANGE
     jpeg_last_probability: float = 0.8
     severity_exponent: float = 1.0  # severity = s * u**exponent, u uniform: below 1 favours heavy damage
+    blur_above_strength: float = 0.0  # blur only when s exceeds this, at most (s - it) / (1 - it) of its range
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.blur_above_strength < 1.0:
+            raise ValueError(f"blur_above_strength must be in [0, 1), not {self.blur_above_strength}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DegradationConfig":
@@ -236,8 +242,9 @@ def degrade(
     params: dict[str, Any] = {"strength": strength, "order": []}
     steps: list[str] = []
     if strength > 0:
-        if rng.random() < config.blur_probability:
-            params["blur"] = _sample_blur(rng, strength, config)
+        blur_strength = (strength - config.blur_above_strength) / (1.0 - config.blur_above_strength)
+        if rng.random() < config.blur_probability and blur_strength > 0:
+            params["blur"] = _sample_blur(rng, blur_strength, config)
             steps.append("blur")
         if rng.random() < config.noise_probability:
             params["noise"] = _sample_noise(rng, strength, config)

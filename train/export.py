@@ -38,6 +38,27 @@ def fit_flags(config: dict) -> str:
     return shlex.join(words)
 
 
+def initialised_from(config: dict, depth: int = 0) -> dict | None:
+    """The run a fine-tune started from (``--init-weights``), recursively, or None.
+
+    Each level holds that run's ``command``, ``steps_trained`` and ``steps_planned`` and, if it was
+    a fine-tune too, its own ``initialised_from``; runs whose folder is gone end the chain.
+    """
+    init_dir = Path(config["init_weights"]).parent if config.get("init_weights") else None
+    if init_dir is None or depth > 16 or not (init_dir / "config.json").exists() or not (init_dir / "state.json").exists():
+        return None
+    init_config = json.loads((init_dir / "config.json").read_text())
+    origin = {
+        "command": f"python -m train.fit {fit_flags(init_config)}",
+        "steps_trained": json.loads((init_dir / "state.json").read_text())["step"],
+        "steps_planned": init_config["steps"],
+    }
+    earlier = initialised_from(init_config, depth + 1)
+    if earlier:
+        origin["initialised_from"] = earlier
+    return origin
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.paths import shared_root
@@ -72,15 +93,9 @@ def main(args: argparse.Namespace) -> int:
             "config": config,
         },
     }
-    if config.get("init_weights"):  # a fine-tune: record the run it started from, so both can be rerun
-        init_dir = Path(config["init_weights"]).parent
-        if (init_dir / "config.json").exists() and (init_dir / "state.json").exists():
-            init_config = json.loads((init_dir / "config.json").read_text())
-            entry["recipe"]["initialised_from"] = {
-                "command": f"python -m train.fit {fit_flags(init_config)}",
-                "steps_trained": json.loads((init_dir / "state.json").read_text())["step"],
-                "steps_planned": init_config["steps"],
-            }
+    origin = initialised_from(config)
+    if origin:  # a fine-tune: record the runs it started from, so the whole chain can be rerun
+        entry["recipe"]["initialised_from"] = origin
     manifest["models"][args.key] = entry
     write_manifest(manifest_path, manifest)
     benchmark = shared_root() / "datasets" / "benchmark"

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from revive_core._quiet import import_tensorflow_quietly
 
@@ -198,6 +199,39 @@ class Monitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str, Any]) -> None:
+    """Load ``weights`` (a run's ``.weights.h5``) into ``model`` before training.
+
+    When the run that wrote them (``config.json`` beside the file) used other architecture
+    arguments, e.g. fewer residual blocks, the network is grown: layers are copied by name where
+    the shapes match and the rest keep their initialisation (revive's new residual blocks start
+    near the identity, so the grown network starts close to the old one).
+    """
+    from revive_core.architectures import build
+
+    source_config = weights.parent / "config.json"
+    source_args = json.loads(json.loads(source_config.read_text()).get("arch_args", "{}")) if source_config.exists() else arch_args
+    if source_args == arch_args:
+        model.load_weights(weights)
+        LOGGER.info("initialised from %s", weights)
+        return
+    source = build(arch, **source_args)
+    source.load_weights(weights)
+    source_layers = {layer.name: layer for layer in source.layers}
+    copied, kept = [], []
+    for layer in model.layers:
+        origin = source_layers.get(layer.name)
+        if origin is None or not layer.weights:
+            (kept if layer.weights else []).append(layer.name)
+            continue
+        if [tuple(w.shape) for w in origin.weights] != [tuple(w.shape) for w in layer.weights]:
+            raise ValueError(f"cannot grow {layer.name}: shapes differ between {source_args} and {arch_args}")
+        layer.set_weights(origin.get_weights())
+        copied.append(layer.name)
+    LOGGER.info("initialised from %s (arguments %s): %d layers copied, new: %s", weights, source_args, len(copied),
+                ", ".join(kept) or "none")
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import tensorflow as tf
@@ -228,8 +262,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         model = build(args.arch, dtype_policy=dtype_policy(precision), padding=args.padding, **arch_args)
         if args.init_weights:  # before the optimizer is built, so its moving average starts from them too
-            model.load_weights(args.init_weights)
-            LOGGER.info("initialised from %s", args.init_weights)
+            initialise(model, Path(args.init_weights), args.arch, arch_args)
         optimizer = build_optimizer(args)
         step = 0
         loss = keras.losses.MeanSquaredError() if args.loss == "mse" else keras.losses.MeanAbsoluteError()
