@@ -16,7 +16,7 @@ from revive_core.colour import YCBCR_TO_RGB_AFFINE, rgb_to_ycbcr
 from revive_core.damage import DamageEstimate, estimate_damage, suggest_strength
 from revive_core.errors import UsageError
 from revive_core.imageio import Picture
-from revive_core.models import get_runner, list_models
+from revive_core.models import SelfEnsemble, get_runner, list_models
 from revive_core.precision import resolve_precision
 from revive_core.resize import upsample
 from revive_core.select import THROUGHPUT, Candidate, Selection, select_model
@@ -45,12 +45,14 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     strength: float | None = None  # revive only: the strength used, 0..1
     damage: str = ""  # what the damage estimate found (shown with the reason)
+    ensemble: bool = False  # averaged over 8 mirrored/rotated passes
 
     def summary(self) -> str:
         (w, h), (W, H) = self.input_size, self.output_size
         strength = "" if self.strength is None else f", strength {self.strength:.2f}"
+        ensemble = ", 8-pass ensemble" if self.ensemble else ""
         return (f"{self.model.upper()} x{self.scale}: {w}x{h} -> {W}x{H} in {self.seconds:.1f} s "
-                f"({self.precision}{strength}). {self.reason}")
+                f"({self.precision}{strength}{ensemble}). {self.reason}")
 
 
 def candidates(precision: str) -> list[Candidate]:
@@ -122,18 +124,23 @@ def upscale_picture(
     progress: Progress | None = None,
     precision: str | None = None,
     strength: float | None = None,
+    ensemble: bool = False,
 ) -> tuple[Picture, Report]:
     """Upscale a Picture; returns the new Picture (same mode and bit depth) and a Report.
 
     The network runs on luminance (BT.601 Y, or the grey channel); colour difference and alpha
     are upscaled with the same bicubic and re-attached; 16-bit stays 16-bit. ``strength`` (0..1,
     revive only; None: from the damage estimate) is how much damage the revive model removes.
+    ``ensemble`` averages the network over the 8 mirrored and rotated copies of the photo (8x the
+    time, a little sharper and cleaner; ``revive_core.models.SelfEnsemble``).
     """
     validate_settings(scale, tile, model, strength)
     started = time.perf_counter()
     damage = estimate_damage(picture.pixels) if model in ("auto",) + RESTORE_MODELS else None
     selection = choose(picture.width, picture.height, scale, model, precision, damage)
     runner = get_runner(selection.model, scale, precision)
+    if ensemble:
+        runner = SelfEnsemble(runner)
     conditioned = runner.channels == 2
     if conditioned and strength is None:
         strength = suggest_strength(damage) if damage is not None else 1.0
@@ -186,6 +193,7 @@ def upscale_picture(
         input_size=(picture.width, picture.height), output_size=(out_width, out_height),
         seconds=seconds, precision=runner.precision, tiles=tiles[0], warnings=list(picture.warnings),
         strength=strength if conditioned else None, damage=damage.reason if damage is not None else "",
+        ensemble=ensemble,
     )
     LOGGER.info("%s", report.summary())
     return imageio.with_pixels(picture, result), report
@@ -199,6 +207,7 @@ def upscale(
     progress: Progress | None = None,
     precision: str | None = None,
     strength: float | None = None,
+    ensemble: bool = False,
 ) -> Image.Image | np.ndarray:
     """Upscale a PIL image or a numpy array; returns the same kind.
 
@@ -211,6 +220,7 @@ def upscale(
         progress: ``progress(done_tiles, total_tiles)`` after each tile.
         precision: "auto", "bf16" or "fp32" (default: ``$REVIVE_PRECISION``, then the CPU).
         strength: revive only, 0 (gentle) .. 1 (strongest restoration); None: from the damage estimate.
+        ensemble: average 8 mirrored/rotated passes (8x the time, slightly better).
 
     Returns:
         PIL image in: PIL image out (16-bit grey stays I;16). Array in: array out, same dtype
@@ -218,7 +228,7 @@ def upscale(
     """
     if isinstance(image, Image.Image):
         picture = imageio.from_pil(image)
-        output, _ = upscale_picture(picture, scale, model, tile, progress, precision, strength)
+        output, _ = upscale_picture(picture, scale, model, tile, progress, precision, strength, ensemble)
         return imageio.to_pil(output)
     array = np.asarray(image)
     if array.dtype not in (np.uint8, np.uint16):
@@ -228,5 +238,6 @@ def upscale(
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
         raise UsageError(f"arrays must be (height, width) or (height, width, 1-4 channels), not {array.shape}")
-    output, _ = upscale_picture(Picture(np.ascontiguousarray(array)), scale, model, tile, progress, precision, strength)
+    output, _ = upscale_picture(Picture(np.ascontiguousarray(array)), scale, model, tile, progress, precision, strength,
+                                ensemble)
     return output.pixels[..., 0] if squeeze else output.pixels

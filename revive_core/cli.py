@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--model", default="auto", help="auto or an installed model (see `revive models`)")
     up.add_argument("--strength", type=float, default=None, metavar="0..1",
                     help="revive only: how much damage to remove (default: from the damage estimate)")
+    up.add_argument("--ensemble", action="store_true",
+                    help="best quality: average 8 mirrored/rotated passes (8x slower, a little sharper and cleaner)")
     up.add_argument("--tile", type=int, default=None, help="tile size in output pixels; 0 disables tiling")
     up.add_argument("--format", choices=["png", "jpg", "webp", "tiff", "bmp"], help="output format (default: the input's)")
     up.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
@@ -121,7 +123,7 @@ def run_upscale(args: argparse.Namespace) -> int:
             output, report = upscale_picture(
                 picture, args.scale, args.model, args.tile,
                 progress=(lambda done, total, bar=bar: _advance(bar, done, total)) if bar else None,
-                precision=args.precision, strength=args.strength,
+                precision=args.precision, strength=args.strength, ensemble=args.ensemble,
             )
             if bar:
                 bar.close()
@@ -133,7 +135,7 @@ def run_upscale(args: argparse.Namespace) -> int:
                 status="ok", model=report.model, reason=report.reason, scale=report.scale,
                 input_size=list(report.input_size), output_size=list(report.output_size),
                 seconds=round(report.seconds, 3), precision=report.precision, warnings=output.warnings,
-                strength=report.strength, damage=report.damage,
+                strength=report.strength, damage=report.damage, ensemble=report.ensemble,
             )
         except ReviveError as error:
             failures += 1

@@ -119,6 +119,39 @@ class Runner:
         return self._function(blocks).numpy()
 
 
+ENSEMBLE_PASSES = 8  # the dihedral group of the square: 4 rotations x optional mirror
+
+
+def _geometry(blocks: np.ndarray, index: int, inverse: bool = False) -> np.ndarray:
+    """(batch, h, w, c) mirrored (bit 0: left-right, bit 1: top-bottom) and transposed (bit 2)
+    for ``index`` in 0..7; ``inverse`` undoes it (transpose first)."""
+    steps = [(lambda a: a[:, :, ::-1]) if index & 1 else None, (lambda a: a[:, ::-1]) if index & 2 else None,
+             (lambda a: a.transpose(0, 2, 1, 3)) if index & 4 else None]
+    for step in (reversed(steps) if inverse else steps):
+        if step is not None:
+            blocks = step(blocks)
+    return blocks
+
+
+class SelfEnsemble:
+    """A Runner averaged over the 8 mirrored and rotated copies of each block ("geometric
+    self-ensemble", Timofte et al. 2016, EDSR+): the same network, 8x the time, a little more
+    PSNR because the errors of the 8 passes are partly independent. Same interface as Runner."""
+
+    def __init__(self, runner: "Runner") -> None:
+        self.runner = runner
+        self.entry, self.precision, self.context = runner.entry, runner.precision, runner.context
+        self.pre_upsampled, self.alignment, self.channels = runner.pre_upsampled, runner.alignment, runner.channels
+        self.batch = runner.batch
+
+    def __call__(self, blocks: np.ndarray) -> np.ndarray:
+        total = None
+        for index in range(ENSEMBLE_PASSES):
+            output = _geometry(self.runner(np.ascontiguousarray(_geometry(blocks, index))), index, inverse=True)
+            total = output.astype(np.float32) if total is None else total + output
+        return total / np.float32(ENSEMBLE_PASSES)
+
+
 def list_models() -> list[ModelInfo]:
     """Every model family with trained weights in the manifest, and the scales it serves."""
     families: dict[str, list[WeightsEntry]] = {}

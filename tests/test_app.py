@@ -230,6 +230,11 @@ def test_client_revive_repairs_at_x1_with_a_chosen_strength(tmp_path: Path, clie
         assert open_image(download).size == open_image(after).size == (WIDTH, HEIGHT)
         assert Path(download).name == "scan_revived.jpg" and f"strength {strength:.2f}" in info and "REVIVE ×1" in info
         results[strength] = np.asarray(open_image(after), np.float64)
+    (_, after), _, info = client.predict(handle_file(str(source)), scale=1, model="revive", strength=1.0,
+                                         auto_strength=False, ensemble=True, api_name="/upscale")
+    assert "best quality: 8 passes" in info and "strength 1.00" in info
+    averaged = np.asarray(open_image(after), np.float64)
+    assert averaged.shape == results[1.0].shape and not np.array_equal(averaged, results[1.0])
     assert np.abs(results[0.0] - results[1.0]).mean() > 0.1  # the slider reaches the network
     with pytest.raises(Exception, match="needs the revive model"):
         client.predict(handle_file(str(source)), scale=1, model="vdsr", api_name="/upscale")

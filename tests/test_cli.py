@@ -109,3 +109,15 @@ def test_bad_inputs_fail_one_line_each_and_good_ones_succeed(photos: Path, tmp_p
 def test_missing_input_is_reported(tmp_path: Path, capsys) -> None:
     assert main(["upscale", str(tmp_path / "nothing.png"), "-o", str(tmp_path / "o")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_ensemble_flag_runs_the_eight_pass_average(photos: Path, tmp_path: Path, capsys) -> None:
+    source = photos / "beach.jpg"
+    plain, averaged = tmp_path / "plain.png", tmp_path / "averaged.png"
+    assert main(["upscale", str(source), "-o", str(plain), "--model", "vdsr", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["ensemble"] is False
+    assert main(["upscale", str(source), "-o", str(averaged), "--model", "vdsr", "--ensemble", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["ensemble"] is True
+    with Image.open(plain) as first, Image.open(averaged) as second:
+        assert first.size == second.size == (80, 60)
+        assert first.tobytes() != second.tobytes()

@@ -167,14 +167,15 @@ def best_chain(samples: list[Sample], scale: int) -> tuple[str, Chain, float]:
 # ----------------------------------------------------------------------------------------------
 
 
-def run_model(image: np.ndarray, scale: int, model: str, strength: float | None = None, precision: str | None = None) -> np.ndarray:
+def run_model(image: np.ndarray, scale: int, model: str, strength: float | None = None, precision: str | None = None,
+              ensemble: bool = False) -> np.ndarray:
     """``model`` through ``revive_core.api.upscale_picture``; grey 2-D in, grey 2-D out."""
     from revive_core.api import upscale_picture
     from revive_core.imageio import Picture
 
     picture = Picture(image if image.ndim == 3 else image[..., None])
     keyword = {} if strength is None else {"strength": strength}
-    output = upscale_picture(picture, scale, model, precision=precision, **keyword)[0].pixels
+    output = upscale_picture(picture, scale, model, precision=precision, ensemble=ensemble, **keyword)[0].pixels
     return output if image.ndim == 3 else output[..., 0]
 
 
@@ -212,9 +213,10 @@ def apply_revive(image: np.ndarray, network: Callable[[np.ndarray], np.ndarray],
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 
-def run_revive(image: np.ndarray, scale: int, strength: float, precision: str | None = None) -> np.ndarray:
+def run_revive(image: np.ndarray, scale: int, strength: float, precision: str | None = None,
+               ensemble: bool = False) -> np.ndarray:
     """The installed revive model at ``strength``, through the product path (``upscale_picture``)."""
-    return run_model(image, scale, "revive", strength, precision)
+    return run_model(image, scale, "revive", strength, precision, ensemble)
 
 
 def revive_scales() -> tuple[int, ...]:
@@ -251,7 +253,8 @@ def validate_degraded(model, context: int, folder: Path, scales: list[int], stre
 # ----------------------------------------------------------------------------------------------
 
 
-def benchmark(folders: list[Path], cases: list[str], precision: str | None, with_vdsr: bool) -> tuple[str, dict]:
+def benchmark(folders: list[Path], cases: list[str], precision: str | None, with_vdsr: bool,
+              with_ensemble: bool = False) -> tuple[str, dict]:
     """Score every method on every (case, set); returns (markdown, raw numbers)."""
     from revive_core.damage import estimate_damage, suggest_strength
     from revive_core.models import list_models
@@ -259,7 +262,7 @@ def benchmark(folders: list[Path], cases: list[str], precision: str | None, with
 
     installed = {info.name: info.scales for info in list_models()}
     revive = installed.get("revive", ())
-    methods = ["bicubic", "classical", "vdsr", "revive s=1", "revive auto s"]
+    methods = ["bicubic", "classical", "vdsr", "revive s=1", "revive auto s", "revive auto s, 8-pass ensemble"]
     results: dict[tuple[str, str, str], tuple[float, float] | None] = {}
     chosen: dict[str, str] = {}
     notes: list[str] = []
@@ -290,6 +293,9 @@ def benchmark(folders: list[Path], cases: list[str], precision: str | None, with
                 results[(case, "revive s=1", set_name)] = mean_score(lambda image: run_revive(image, scale, 1.0, precision))
                 results[(case, "revive auto s", set_name)] = mean_score(
                     lambda image: run_revive(image, scale, suggest_strength(estimate_damage(image)), precision))
+                if with_ensemble:
+                    results[(case, "revive auto s, 8-pass ensemble", set_name)] = mean_score(
+                        lambda image: run_revive(image, scale, suggest_strength(estimate_damage(image)), precision, True))
             for method in methods:
                 if (case, method, set_name) in results:
                     LOGGER.info("(%s) %s %s: %.3f / %.4f", case, method, set_name, *results[(case, method, set_name)][:2])
@@ -454,7 +460,7 @@ def main(args: argparse.Namespace) -> int:
     elif args.sweep:
         markdown, raw = strength_sweep(folders, args.cases, args.precision, tuple(args.strengths))
     else:
-        markdown, raw = benchmark(folders, args.cases, args.precision, not args.no_vdsr)
+        markdown, raw = benchmark(folders, args.cases, args.precision, not args.no_vdsr, args.ensemble)
     print(markdown)
     if args.output:
         Path(args.output).write_text(markdown + "\n")
@@ -469,6 +475,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cases", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c", "d"])
     parser.add_argument("--precision", default=None, help="auto | bf16 | fp32")
     parser.add_argument("--no-vdsr", action="store_true", help="leave out the clean VDSR rows")
+    parser.add_argument("--ensemble", action="store_true", help="add a revive row averaged over 8 mirrored/rotated passes")
     parser.add_argument("--damage", action="store_true", help="report revive_core.damage estimates instead")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit revive_core.damage's strength gains on --sets (not the benchmark: e.g. General100)")
