@@ -329,7 +329,7 @@ with gr.Blocks(
                 )
                 strength_input = gr.Slider(
                     label="Repair strength", minimum=0.0, maximum=1.0, step=0.05, value=DEFAULT_STRENGTH,
-                    info="0 treats the photo as clean (sharp upscaling only); 1 removes the heaviest noise, blur and "
+                    info="0 treats the photo as clean (sharp upscaling only); 1 removes the heaviest noise and "
                          "JPEG blocks, and smooths the most. Moving it turns the automatic setting off.",
                     elem_id="strength",
                 )

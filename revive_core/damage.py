@@ -43,8 +43,8 @@ SHIFTED_GRID_PENALTY = 0.3  # subtracted from the ratio of a phase other than th
 SUBSAMPLE_PIXELS = 500_000  # above this, blockiness reads every other line (half the time)
 MAX_PIXELS = 4_000_000  # larger images are measured on a grid of 512x512 crops
 CROP = 512
-NOISE_STRENGTH_GAIN = 0.9  # suggest_strength: strength per (sigma / 25); fitted, see below
-JPEG_STRENGTH_GAIN = 0.8  # suggest_strength: strength per ((95 - quality) / 75); fitted, see below
+NOISE_STRENGTH_GAIN = 1.4  # suggest_strength: strength per (sigma / 25); fitted, see below
+JPEG_STRENGTH_GAIN = 1.5  # suggest_strength: strength per ((95 - quality) / 75); fitted, see below
 # (blockiness, JPEG quality): medians over 49 photos (Set5, Set14, 30 of T91/General100) per quality.
 QUALITY_CALIBRATION = (
     (1.19, 95.0), (1.48, 90.0), (1.92, 80.0), (2.31, 70.0), (2.71, 60.0), (3.00, 50.0), (3.60, 40.0), (4.35, 30.0), (6.22, 20.0),

@@ -154,6 +154,12 @@ def test_evaluation_paths_run_an_installed_revive_model(tmp_path, monkeypatch, s
 
     before = (damage.NOISE_STRENGTH_GAIN, damage.JPEG_STRENGTH_GAIN)
     markdown, raw = calibrate_strength([folder], ["b", "c"], "fp32")
-    assert "Best: NOISE_STRENGTH_GAIN" in markdown and len(raw) == 42
+    from train.evaluate_degraded import JPEG_GAINS, NOISE_GAINS, strength_sweep
+
+    assert "Best: NOISE_STRENGTH_GAIN" in markdown and len(raw) == len(NOISE_GAINS) * len(JPEG_GAINS)
     assert all(set(values) == {"b", "c"} for values in raw.values())
     assert (damage.NOISE_STRENGTH_GAIN, damage.JPEG_STRENGTH_GAIN) == before  # restored
+    markdown, raw = strength_sweep([folder], ["c"], "fp32", (0.0, 0.5, 1.0))
+    sweep = raw["c/set"]
+    assert sweep["repair"][0] == 0.0 and sweep["monotonic"] == all(b >= a for a, b in zip(sweep["repair"], sweep["repair"][1:]))
+    assert all(np.isfinite(value) for value in sweep["psnr"] + sweep["change"]) and "monotonic repair" in markdown
