@@ -19,9 +19,11 @@ RESTORATION = "revive"
 # End-to-end output megapixels per second on 2 cores (AMX/AVX512-BF16), measured with
 # `python -m revive_core.bench` on 2026-11-25: the large-photo (2000x1500 -> 4000x3000) figures
 # for bf16, the 512x384 end-to-end figures for fp32 (where the budget matters, photos are big).
+# revive: the 7-block figures (1.95, 0.81) times 0.69, the 10-block/7-block ratio of the bare
+# network measured on one machine on 2026-11-26 (1.34 against 1.94 MP/s; its MACs ratio is 0.70).
 THROUGHPUT = {
-    "bf16": {"vdsr": 0.79, "srcnn": 2.7, "revive": 1.95},
-    "fp32": {"vdsr": 0.19, "srcnn": 1.75, "revive": 0.81},
+    "bf16": {"vdsr": 0.79, "srcnn": 2.7, "revive": 1.35},
+    "fp32": {"vdsr": 0.19, "srcnn": 1.75, "revive": 0.56},
 }
 DEFAULT_BUDGET_SECONDS = 30.0
 
