@@ -219,10 +219,10 @@ def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str
     source.load_weights(weights)
     source_layers = {layer.name: layer for layer in source.layers}
     copied, kept = [], []
-    for layer in model.layers:
+    for layer in (layer for layer in model.layers if layer.weights):
         origin = source_layers.get(layer.name)
-        if origin is None or not layer.weights:
-            (kept if layer.weights else []).append(layer.name)
+        if origin is None:
+            kept.append(layer.name)
             continue
         if [tuple(w.shape) for w in origin.weights] != [tuple(w.shape) for w in layer.weights]:
             raise ValueError(f"cannot grow {layer.name}: shapes differ between {source_args} and {arch_args}")
