@@ -197,9 +197,10 @@ def _info_markdown(report: Report, download_name: str, image_format: str, croppe
     tiles = f", {report.tiles} tile{'s' if report.tiles != 1 else ''}" if report.tiles else ""
     strength = f", strength {report.strength:.2f}" if report.strength is not None else ""
     ensemble = ", best quality: 8 passes" if report.ensemble else ""
+    jpeg = f", kept true to the JPEG (quality {report.jpeg_quality:.0f})" if report.jpeg_quality is not None else ""
     lines = [
         f"**{report.model.upper()} ×{report.scale}** · {width}×{height} → {out_width}×{out_height} px · "
-        f"{report.seconds:.1f} s ({report.precision}{tiles}{strength}{ensemble})",
+        f"{report.seconds:.1f} s ({report.precision}{tiles}{strength}{ensemble}{jpeg})",
         f"Why this model: {_sentence(report.reason)}",
     ]
     if report.damage and report.damage not in report.reason:

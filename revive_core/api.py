@@ -16,6 +16,7 @@ from revive_core.colour import YCBCR_TO_RGB_AFFINE, rgb_to_ycbcr
 from revive_core.damage import DamageEstimate, estimate_damage, suggest_strength
 from revive_core.errors import UsageError
 from revive_core.imageio import Picture
+from revive_core.jpeg import project_to_jpeg
 from revive_core.models import SelfEnsemble, get_runner, list_models
 from revive_core.precision import resolve_precision
 from revive_core.resize import upsample
@@ -46,13 +47,15 @@ class Report:
     strength: float | None = None  # revive only: the strength used, 0..1
     damage: str = ""  # what the damage estimate found (shown with the reason)
     ensemble: bool = False  # averaged over 8 mirrored/rotated passes
+    jpeg_quality: float | None = None  # x1 repair of a JPEG: kept consistent with its quantisation at this quality
 
     def summary(self) -> str:
         (w, h), (W, H) = self.input_size, self.output_size
         strength = "" if self.strength is None else f", strength {self.strength:.2f}"
         ensemble = ", 8-pass ensemble" if self.ensemble else ""
+        jpeg = "" if self.jpeg_quality is None else f", consistent with the JPEG (quality {self.jpeg_quality:.0f})"
         return (f"{self.model.upper()} x{self.scale}: {w}x{h} -> {W}x{H} in {self.seconds:.1f} s "
-                f"({self.precision}{strength}{ensemble}). {self.reason}")
+                f"({self.precision}{strength}{ensemble}{jpeg}). {self.reason}")
 
 
 def candidates(precision: str) -> list[Candidate]:
@@ -172,6 +175,12 @@ def upscale_picture(
     restored = tiled_apply(upscaled, runner, runner.context, 1, tile_size or None, progress=on_tile,
                            alignment=runner.alignment)[..., 0]
     del upscaled
+    # Repairing a JPEG without enlarging it: the file's quantised coefficients bound where the
+    # original can be, so the restoration is projected into those bounds (never further from it).
+    jpeg_quality = None
+    if conditioned and scale == 1 and strength > 0 and damage is not None and damage.jpeg_grid is not None:
+        jpeg_quality = damage.jpeg_quality_guess
+        restored = project_to_jpeg(restored * np.float32(255.0), luminance, jpeg_quality, damage.jpeg_grid) / np.float32(255.0)
     out_height, out_width = restored.shape
     channels = pixels.shape[2]
     result = np.empty((out_height, out_width, channels), pixels.dtype)
@@ -193,7 +202,7 @@ def upscale_picture(
         input_size=(picture.width, picture.height), output_size=(out_width, out_height),
         seconds=seconds, precision=runner.precision, tiles=tiles[0], warnings=list(picture.warnings),
         strength=strength if conditioned else None, damage=damage.reason if damage is not None else "",
-        ensemble=ensemble,
+        ensemble=ensemble, jpeg_quality=jpeg_quality,
     )
     LOGGER.info("%s", report.summary())
     return imageio.with_pixels(picture, result), report

@@ -136,6 +136,7 @@ def run_upscale(args: argparse.Namespace) -> int:
                 input_size=list(report.input_size), output_size=list(report.output_size),
                 seconds=round(report.seconds, 3), precision=report.precision, warnings=output.warnings,
                 strength=report.strength, damage=report.damage, ensemble=report.ensemble,
+                jpeg_quality=report.jpeg_quality,
             )
         except ReviveError as error:
             failures += 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "YCBCR_TO_RGB_AFFINE"]
+__all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "eight_bit_levels", "YCBCR_TO_RGB_AFFINE"]
 
 _RGB_TO_YCBCR = np.array(
     [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], dtype=np.float64
@@ -37,3 +37,18 @@ def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     dtype = ycbcr.dtype
     matrix = _YCBCR_TO_RGB.astype(dtype)
     return (ycbcr - _OFFSET.astype(dtype)) @ matrix.T
+
+
+def eight_bit_levels(pixels: np.ndarray) -> np.ndarray:
+    """(H, W[, C]) uint8/uint16/float 0..255 -> (H, W, 1 or 3) float32 on 0..255 (alpha dropped;
+    16-bit scaled and rounded to 8-bit levels, as the photo would have been saved in 8 bits)."""
+    array = np.asarray(pixels)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"expected (height, width[, 1-4 channels]), got {array.shape}")
+    colour = 3 if array.shape[2] >= 3 else 1
+    array = array[..., :colour]
+    if array.dtype == np.uint16:
+        return np.round(array.astype(np.float32) * np.float32(255.0 / 65535.0))
+    return array.astype(np.float32)

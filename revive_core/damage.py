@@ -16,6 +16,9 @@
   shifted phases often beats the aligned one by chance). Horizontal and vertical steps are
   measured separately and averaged. About 1.0 for clean images; 1.5 at quality 90, 2.3 at 70,
   3.6 at 40 and 4.3 at 30 (medians on real photos; single images vary by about ±25 %).
+* **JPEG quality** (``revive_core.jpeg.estimate_jpeg_quality``): read from the quantisation steps
+  of the 8x8 DCT coefficients, exactly for libjpeg's tables, whatever the content; when no grid
+  is found (not a JPEG, or resized since), the blockiness above gives a rough guess instead.
 
 Thresholds and calibration were set on Set5/Set14 and 30 T91/General100 photos, clean and
 degraded (see ``train/evaluate_degraded.py --damage``).
@@ -28,6 +31,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from revive_core.colour import eight_bit_levels
+from revive_core.jpeg import estimate_jpeg_quality
 
 LOGGER = logging.getLogger(__name__)
 
@@ -45,6 +51,7 @@ MAX_PIXELS = 4_000_000  # larger images are measured on a grid of 512x512 crops
 CROP = 512
 NOISE_STRENGTH_GAIN = 1.4  # suggest_strength: strength per (sigma / 25); fitted, see below
 JPEG_STRENGTH_GAIN = 1.5  # suggest_strength: strength per ((95 - quality) / 75); fitted, see below
+JPEG_DAMAGE_QUALITY = 85.0  # a JPEG found by its quantisation steps counts as damaged at this quality or below
 # (blockiness, JPEG quality): medians over 49 photos (Set5, Set14, 30 of T91/General100) per quality.
 QUALITY_CALIBRATION = (
     (1.19, 95.0), (1.48, 90.0), (1.92, 80.0), (2.31, 70.0), (2.71, 60.0), (3.00, 50.0), (3.60, 40.0), (4.35, 30.0), (6.22, 20.0),
@@ -59,9 +66,12 @@ class DamageEstimate:
 
     noise_sigma: per-channel noise standard deviation in 8-bit levels (about 0-3 for clean photos).
     blockiness: JPEG block-boundary ratio, about 1.0 clean, above ``BLOCKINESS_THRESHOLD`` blocky.
-    jpeg_quality_guess: the JPEG quality the blockiness suggests (rough, ±15), or None when not blocky.
+    jpeg_quality_guess: the JPEG quality read from the quantisation steps (exact for libjpeg's
+        tables), else the one the blockiness suggests (rough, ±15); None when not a damaging JPEG.
     damaged: noisy or blocky by the thresholds above.
     reason: one sentence for the user, with the numbers.
+    jpeg_grid: (row, column) offset of the 8x8 grid when the quality was read from the
+        quantisation steps (then exact: ``revive_core.jpeg.project_to_jpeg`` may use it), else None.
     """
 
     noise_sigma: float
@@ -69,20 +79,7 @@ class DamageEstimate:
     jpeg_quality_guess: float | None
     damaged: bool
     reason: str
-
-
-def _to_8bit(pixels: np.ndarray) -> np.ndarray:
-    """(H, W[, C]) uint8/uint16/float 0..255 -> (H, W, 1 or 3) float32 on 0..255 (alpha dropped)."""
-    array = np.asarray(pixels)
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"expected (height, width[, 1-4 channels]), got {array.shape}")
-    colour = 3 if array.shape[2] >= 3 else 1
-    array = array[..., :colour]
-    if array.dtype == np.uint16:
-        return np.round(array.astype(np.float32) * np.float32(255.0 / 65535.0))
-    return array.astype(np.float32)
+    jpeg_grid: tuple[int, int] | None = None
 
 
 def _crops(image: np.ndarray) -> list[np.ndarray]:
@@ -115,7 +112,7 @@ def _block_noise(channel: np.ndarray) -> np.ndarray:
 
 def estimate_noise(pixels: np.ndarray) -> float:
     """Noise sigma (8-bit levels, per channel) of (H, W[, C]) uint8/uint16 pixels; see the module text."""
-    image = _to_8bit(pixels)
+    image = eight_bit_levels(pixels)
     estimates = []
     for channel in range(image.shape[2]):
         values = np.concatenate([_block_noise(np.ascontiguousarray(crop[..., channel])) for crop in _crops(image)])
@@ -166,7 +163,7 @@ def estimate_blockiness(pixels: np.ndarray) -> tuple[float, tuple[int, int]]:
     Horizontal and vertical steps are measured separately (a cropped JPEG's grid can be shifted
     differently in x and y) and their best-phase ratios averaged; about 1.0 when no grid shows.
     """
-    image = _to_8bit(pixels)
+    image = eight_bit_levels(pixels)
     profiles = [[np.zeros(8), np.zeros(8)], [np.zeros(8), np.zeros(8)]]
     for crop in _crops(image):
         luminance = np.ascontiguousarray(crop[..., 0]) if crop.shape[2] == 1 else crop @ _LUMA
@@ -215,25 +212,38 @@ def estimate_damage(pixels: np.ndarray) -> DamageEstimate:
             RGB(A) or grey(+alpha); alpha is ignored.
 
     Returns:
-        A DamageEstimate; ``damaged`` when sigma > ``NOISE_THRESHOLD`` or blockiness >
-        ``BLOCKINESS_THRESHOLD``, and ``reason`` says which, with the numbers.
+        A DamageEstimate; ``damaged`` when sigma > ``NOISE_THRESHOLD`` or the photo is a JPEG of
+        quality at most ``JPEG_DAMAGE_QUALITY`` (read from its quantisation steps; when they are not
+        found, blockiness > ``BLOCKINESS_THRESHOLD``), and ``reason`` says which, with the numbers.
     """
     noise_sigma = estimate_noise(pixels)
     blockiness, phases = estimate_blockiness(pixels)
-    quality = quality_from_blockiness(blockiness)
+    quantised, grid = estimate_jpeg_quality(pixels)
+    if quantised is not None:  # the steps prove a JPEG and give its quality; blockiness is only a guess
+        quality: float | None = quantised if quantised <= JPEG_DAMAGE_QUALITY else None
+        blocky = quality is not None
+    else:
+        quality = quality_from_blockiness(blockiness)
+        blocky = blockiness > BLOCKINESS_THRESHOLD
     noisy = noise_sigma > NOISE_THRESHOLD
-    blocky = blockiness > BLOCKINESS_THRESHOLD
     findings = []
-    if blocky:
+    if blocky and quantised is not None:
+        shifted = "" if grid == (0, 0) else " (grid shifted: a cropped JPEG)"
+        findings.append(f"JPEG quality {quality:.0f}, read from its compression steps{shifted}")
+    elif blocky:
         shifted = "" if phases == (7, 7) else " (grid shifted: a cropped JPEG)"
         findings.append(f"JPEG blocking {blockiness:.1f}x, like quality ~{quality:.0f}{shifted}")
     if noisy:
         findings.append(f"noise sigma ~{noise_sigma:.0f} levels")
     if findings:
         reason = "Damage found: " + " and ".join(findings) + "."
+    elif quantised is not None:
+        reason = (f"Looks clean: a light JPEG (quality {quantised:.0f}), noise sigma ~{noise_sigma:.1f} levels "
+                  f"(threshold {NOISE_THRESHOLD:.0f}).")
     else:
         reason = (f"Looks clean: noise sigma ~{noise_sigma:.1f} levels (threshold {NOISE_THRESHOLD:.0f}), "
                   f"blockiness {blockiness:.2f} (threshold {BLOCKINESS_THRESHOLD}).")
-    estimate = DamageEstimate(noise_sigma, blockiness, quality, noisy or blocky, reason)
+    estimate = DamageEstimate(noise_sigma, blockiness, quality, noisy or blocky, reason,
+                              grid if quantised is not None and blocky else None)
     LOGGER.debug("damage estimate: %s", estimate)
     return estimate

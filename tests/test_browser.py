@@ -151,6 +151,7 @@ def test_revive_model_shows_strength_and_repairs_at_x1(page) -> None:
     page.click("#run")
     wait_for_result(page, "300×200 → 300×200")
     info = page.locator("#info").inner_text()
-    assert "REVIVE ×1" in info and "strength 0.80" in info and "JPEG blocking" in info
+    assert "REVIVE ×1" in info and "strength 0.80" in info and "JPEG quality 30" in info
+    assert "kept true to the JPEG (quality 30)" in info  # x1 repair projected onto what the file allows
     link = page.locator("#download a[data-testid='download-link']")
     assert link.get_attribute("download") == "coffee_revived.jpg"

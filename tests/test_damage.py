@@ -8,8 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from revive_core import imageio
 from revive_core.damage import (
     BLOCKINESS_THRESHOLD,
+    JPEG_STRENGTH_GAIN,
     NOISE_STRENGTH_GAIN,
     NOISE_THRESHOLD,
     DamageEstimate,
@@ -17,6 +19,7 @@ from revive_core.damage import (
     estimate_damage,
     suggest_strength,
 )
+from revive_core.jpeg import estimate_jpeg_quality
 from revive_core.paths import shared_root
 from train.degrade import add_gaussian_noise, jpeg
 
@@ -87,7 +90,30 @@ def test_layouts_and_speed(photo: np.ndarray) -> None:
     estimate_damage(megapixel)
     started = time.perf_counter()
     estimate_damage(megapixel)
-    assert time.perf_counter() - started < 0.5  # about 30 ms on an idle core; generous for loaded CI
+    assert time.perf_counter() - started < 1.0  # about 0.1 s on an idle core; generous for loaded CI
+
+
+def test_noisy_jpeg_counts_by_its_quality(photo: np.ndarray) -> None:
+    """Noise before JPEG (case (a)'s chain) hides the blocks from the blockiness measure; the steps tell."""
+    damaged = jpeg(add_gaussian_noise(photo, 8.0, np.random.default_rng(2)), 40)
+    estimate = estimate_damage(damaged)
+    assert estimate.damaged and estimate.jpeg_quality_guess == 40
+    assert "JPEG quality 40" in estimate.reason and "compression steps" in estimate.reason
+    assert suggest_strength(estimate) == pytest.approx(min(1.0, JPEG_STRENGTH_GAIN * 55 / 75))
+    light = estimate_damage(jpeg(photo, 95))  # a camera's usual quality is not damage
+    assert not light.damaged and light.jpeg_quality_guess is None and "light JPEG" in light.reason
+    assert suggest_strength(light) == 0.0
+
+
+def test_quality_of_a_saved_jpeg_file(photo: np.ndarray, tmp_path) -> None:
+    """The app's path: a JPEG written by Pillow, decoded by revive_core.imageio."""
+    from PIL import Image
+
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(photo).save(path, quality=35)
+    picture = imageio.load(path)
+    estimate = estimate_damage(picture.pixels)
+    assert estimate.jpeg_quality_guess == 35 and estimate.damaged
 
 
 @pytest.mark.skipif(not (BENCHMARK / "Set5").is_dir(), reason="needs ../shared/datasets/benchmark")
@@ -97,9 +123,14 @@ def test_real_photos_damaged_and_clean() -> None:
 
     for path in sorted((BENCHMARK / "Set5").glob("*.png")):
         hr = load_hr(path)
-        for case in ("a", "b", "c"):
+        for case in ("a", "b", "c", "d"):
             _, degraded = benchmark_pair(hr, path.name, case)
-            assert estimate_damage(degraded).damaged, (path.name, case)
-        if path.name != "woman_GT.png":  # woman carries real JPEG blocking from its source
+            estimate = estimate_damage(degraded)
+            assert estimate.damaged, (path.name, case)
+            if case != "c":  # the JPEG cases: quality read exactly, even at x4 (64 x 64 pixels)
+                assert estimate.jpeg_quality_guess == (30 if case == "b" else 40), (path.name, case)
+        if path.name == "woman_GT.png":  # woman is itself a quality-75 JPEG (from its source)
+            assert estimate_jpeg_quality(hr)[0] == 75
+        else:
             assert not estimate_damage(hr).damaged, path.name
         assert estimate_damage(hr).noise_sigma < NOISE_THRESHOLD
