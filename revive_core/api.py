@@ -20,12 +20,12 @@ from revive_core.jpeg import project_to_jpeg
 from revive_core.models import SelfEnsemble, get_runner, list_models
 from revive_core.precision import resolve_precision
 from revive_core.resize import upsample
-from revive_core.select import THROUGHPUT, Candidate, Selection, select_model
+from revive_core.select import RESTORATION, THROUGHPUT, Candidate, Selection, select_model
 from revive_core.tiling import tiled_apply
 
 LOGGER = logging.getLogger(__name__)
 SCALES = (2, 3, 4)
-RESTORE_MODELS = ("revive",)  # families that also serve x1 (restoration only) and take a strength
+RESTORE_MODELS = (RESTORATION,)  # families that also serve x1 (restoration only) and take a strength
 DEFAULT_TILE = 512
 STRIP_ROWS = 512  # rows per colour-conversion strip: bounds the float temporaries
 Progress = Callable[[int, int], None]

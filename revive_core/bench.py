@@ -424,6 +424,12 @@ def _synthetic_size(result: dict[str, Any]) -> str:
     return f"{width}×{height} → {width * result['scale']}×{height * result['scale']}"
 
 
+def _failed_row(result: dict[str, Any], size: str) -> str:
+    """A seven-column table row saying which synthetic-photo job failed and why."""
+    method = result["method"]
+    return f"| {method['name']} | {method['precision']} | {size} | failed: {result['error']} | | | |"
+
+
 def throughput_table(results: list[dict[str, Any]]) -> str:
     """Markdown: end-to-end against bare-network throughput on one synthetic photo per model."""
     lines = ["| model | precision | input → output | bare MP/s | e2e MP/s | e2e/bare | ≥ 0.8 |", "|---|---|---|---|---|---|---|"]
@@ -431,7 +437,7 @@ def throughput_table(results: list[dict[str, Any]]) -> str:
         method = result["method"]
         size = _synthetic_size(result)
         if "error" in result:
-            lines.append(f"| {method['name']} | {method['precision']} | {size} | failed: {result['error']} | | | |")
+            lines.append(_failed_row(result, size))
             continue
         ratio = result.get("ratio")
         lines.append(f"| {method['name']} | {method['precision']} | {size} | {_cell(result.get('bare_megapixels_per_second'), 2)} | "
@@ -447,7 +453,7 @@ def large_table(results: list[dict[str, Any]]) -> str:
         method = result["method"]
         size = _synthetic_size(result)
         if "error" in result:
-            lines.append(f"| {method['name']} | {method['precision']} | {size} | failed: {result['error']} | | | |")
+            lines.append(_failed_row(result, size))
             continue
         lines.append(f"| {method['name']} | {method['precision']} | {size} | {result['seconds']:.1f} | "
                      f"{result['megapixels_per_second']:.2f} | {result['peak_rss_mb']:.0f} | "

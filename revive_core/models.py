@@ -140,9 +140,12 @@ class SelfEnsemble:
 
     def __init__(self, runner: "Runner") -> None:
         self.runner = runner
-        self.entry, self.precision, self.context = runner.entry, runner.precision, runner.context
-        self.pre_upsampled, self.alignment, self.channels = runner.pre_upsampled, runner.alignment, runner.channels
-        self.batch = runner.batch
+
+    def __getattr__(self, name: str):
+        """Everything else (entry, precision, context, alignment, channels, batch...) is the Runner's."""
+        if name == "runner":  # not set yet (e.g. while copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.runner, name)
 
     def __call__(self, blocks: np.ndarray) -> np.ndarray:
         total = None

@@ -429,14 +429,10 @@ class DegradingPatchSampler:
 
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch ``index``: inputs (batch, patch, patch, 2) and targets (batch, patch - 2 crop, ..., 1), float32."""
-        rng = np.random.default_rng([self.config.seed, index])
-        size, count, crop = self.config.patch_size, self.config.batch_size, self.config.target_crop
-        inputs = np.empty((count, size, size, 2), np.float32)
-        targets = np.empty((count, size - 2 * crop, size - 2 * crop, 1), np.float32)
-        for item in range(count):
-            scale = self.config.scales[int(rng.integers(len(self.config.scales)))]
+        from train.pipeline import assemble_batch  # here: train.pipeline imports TensorFlow, this module does not
+
+        def example(rng: np.random.Generator, scale: int) -> tuple[np.ndarray, np.ndarray]:
             source, target, strength = self.patch(rng, scale)
-            inputs[item, ..., 0] = source
-            inputs[item, ..., 1] = strength
-            targets[item, ..., 0] = target[crop : size - crop, crop : size - crop]
-        return inputs, targets
+            return np.stack([source, np.full_like(source, np.float32(strength))], axis=2), target
+
+        return assemble_batch(self.config, index, self.input_channels, example)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -81,16 +82,32 @@ class PatchSampler:
 
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch ``index``: two (batch, patch, patch, 1) float32 arrays; scales mixed per patch."""
-        rng = np.random.default_rng([self.config.seed, index])
-        size, count, crop = self.config.patch_size, self.config.batch_size, self.config.target_crop
-        inputs = np.empty((count, size, size, 1), np.float32)
-        targets = np.empty((count, size - 2 * crop, size - 2 * crop, 1), np.float32)
-        for item in range(count):
-            scale = self.config.scales[int(rng.integers(len(self.config.scales)))]
-            source, target = self.patch(rng, scale)
-            inputs[item, ..., 0] = source
-            targets[item, ..., 0] = target[crop : size - crop, crop : size - crop]
-        return inputs, targets
+        return assemble_batch(self.config, index, 1, lambda rng, scale: self.patch(rng, scale))
+
+
+def assemble_batch(
+    config: PatchConfig,
+    index: int,
+    channels: int,
+    example: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batch ``index`` of ``config``: a pure function of (config.seed, index).
+
+    ``example(rng, scale)`` draws one training pair at a scale drawn per patch from
+    ``config.scales``: the input (patch, patch) or (patch, patch, channels) and the target
+    (patch, patch), float32. Returns inputs (batch, patch, patch, channels) and targets
+    (batch, patch - 2 crop, patch - 2 crop, 1), crop = ``config.target_crop``.
+    """
+    rng = np.random.default_rng([config.seed, index])
+    size, count, crop = config.patch_size, config.batch_size, config.target_crop
+    inputs = np.empty((count, size, size, channels), np.float32)
+    targets = np.empty((count, size - 2 * crop, size - 2 * crop, 1), np.float32)
+    for item in range(count):
+        scale = config.scales[int(rng.integers(len(config.scales)))]
+        source, target = example(rng, scale)
+        inputs[item] = source.reshape(size, size, channels)
+        targets[item, ..., 0] = target[crop : size - crop, crop : size - crop]
+    return inputs, targets
 
 
 def dataset(sampler: PatchSampler, start_batch: int = 0, prefetch: int = 4) -> tf.data.Dataset:
