@@ -83,3 +83,15 @@ def test_no_manifest_means_no_models_and_a_clear_refusal(tmp_path: Path, monkeyp
     (tmp_path / "in.png").write_bytes(b"")
     assert main(["upscale", str(tmp_path / "in.png"), "-o", str(tmp_path / "out")]) == 2
     assert "no trained weights are installed" in capsys.readouterr().err
+
+
+def test_the_most_specialised_entry_serves_each_scale() -> None:
+    """revive ships an x1/x2 specialist beside the x1-x4 model: x1 and x2 get the specialist."""
+    from revive_core.models import entry_for
+
+    entries = read_manifest()
+    if not {"revive-x12", "revive-x1234"} <= set(entries):
+        pytest.skip("the shipped revive pair is not installed")
+    assert entry_for("revive", 1).key == entry_for("revive", 2).key == "revive-x12"
+    assert entry_for("revive", 3).key == entry_for("revive", 4).key == "revive-x1234"
+    assert entries["revive-x12"].arguments["blocks"] > entries["revive-x1234"].arguments["blocks"]
