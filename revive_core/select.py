@@ -21,8 +21,9 @@ RESTORATION = "revive"
 # for bf16, the 512x384 end-to-end figures for fp32 (where the budget matters, photos are big).
 # revive: the 7-block figures (1.95, 0.81) times 0.69, the 10-block/7-block ratio of the bare
 # network measured on one machine on 2026-11-26 (1.34 against 1.94 MP/s; its MACs ratio is 0.70),
-# times 22/26 for the 12-block x1/x2 specialist (its convolution ratio; one figure per family, so
-# the slower one: x3/x4 run the 10-block model and are that much faster than budgeted).
+# times 0.85 for the 12-block x1/x2 specialist (bare network on 3 Set14 photos in one run: 1.03 MP/s
+# at x2 against 1.21 for the 10-block model at x4; its convolution ratio 22/26 is 0.85 too). One
+# figure per family, so the slower one: x3/x4 run the 10-block model, that much faster than budgeted.
 THROUGHPUT = {
     "bf16": {"vdsr": 0.79, "srcnn": 2.7, "revive": 1.14},
     "fp32": {"vdsr": 0.19, "srcnn": 1.75, "revive": 0.47},
