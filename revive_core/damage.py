@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from revive_core.colour import eight_bit_levels
-from revive_core.jpeg import estimate_jpeg_quality
+from revive_core.jpeg import JFIF_LUMA, estimate_jpeg_quality
 
 LOGGER = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ QUALITY_CALIBRATION = (
     (1.19, 95.0), (1.48, 90.0), (1.92, 80.0), (2.31, 70.0), (2.71, 60.0), (3.00, 50.0), (3.60, 40.0), (4.35, 30.0), (6.22, 20.0),
 )
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ def estimate_blockiness(pixels: np.ndarray) -> tuple[float, tuple[int, int]]:
     image = eight_bit_levels(pixels)
     profiles = [[np.zeros(8), np.zeros(8)], [np.zeros(8), np.zeros(8)]]
     for crop in _crops(image):
-        luminance = np.ascontiguousarray(crop[..., 0]) if crop.shape[2] == 1 else crop @ _LUMA
+        luminance = np.ascontiguousarray(crop[..., 0]) if crop.shape[2] == 1 else crop @ JFIF_LUMA
         for axis in (0, 1):
             steps, counts = _phase_profile(luminance, axis)
             profiles[axis][0] += steps

@@ -23,7 +23,7 @@ import numpy as np
 
 from revive_core.colour import eight_bit_levels
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # JFIF's luminance, as libjpeg computes it
+JFIF_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # JPEG's luminance weights, as libjpeg computes it
 QUANTISATION_BLOCKS = 768  # at most this many 8x8 blocks (evenly spread) are read for the quality
 QUANTISATION_PHASE_BLOCKS = 256  # ... and this many to rank the 64 grid offsets of a cropped JPEG
 QUANTISATION_PHASE_CONTRAST = 1.4  # see estimate_jpeg_quality
@@ -62,13 +62,13 @@ def _dct_basis() -> np.ndarray:
 
 _ZIGZAG = sorted(range(64), key=lambda flat: (flat // 8 + flat % 8, flat // 8 if (flat // 8 + flat % 8) % 2 else flat % 8))
 _QUALITY_ZIGZAG = _ZIGZAG[1:QUANTISATION_COEFFICIENTS]  # AC only: a flat block's DC is off by up to 8 x 0.5 (rounding)
-_QUALITY_BASIS = _dct_basis()[_QUALITY_ZIGZAG].T  # (64, K)
-_HIGH_BASIS = _dct_basis()[[flat for flat in range(64) if flat // 8 + flat % 8 >= 6]].T  # (64, 43)
+_BASIS = _dct_basis()
+_QUALITY_BASIS = _BASIS[_QUALITY_ZIGZAG].T  # (64, K)
+_HIGH_BASIS = _BASIS[[flat for flat in range(64) if flat // 8 + flat % 8 >= 6]].T  # (64, 43)
 # (200, K): qualities 1..100, then the same tables transposed (a photo turned by 90 degrees, e.g.
 # by its EXIF orientation, has its blocks and so its table transposed).
-_IJG_TABLES = np.stack([table.reshape(-1)[_QUALITY_ZIGZAG]
-                        for transpose in (False, True) for table in (ijg_table(quality) for quality in range(1, 101))
-                        for table in [table.T if transpose else table]]).astype(np.float32)
+_TABLES = [ijg_table(quality) for quality in range(1, 101)]
+_IJG_TABLES = np.stack([table.reshape(-1)[_QUALITY_ZIGZAG] for table in _TABLES + [table.T for table in _TABLES]]).astype(np.float32)
 
 
 def _blocks(luminance: np.ndarray, unclipped: np.ndarray, top: int, left: int, limit: int) -> np.ndarray:
@@ -130,7 +130,7 @@ def estimate_jpeg_quality(pixels: np.ndarray) -> tuple[float | None, tuple[int, 
     quality above ~95, where the steps are too fine to tell). See the module text.
     """
     image = eight_bit_levels(pixels)
-    luminance = image[..., 0].astype(np.float64) if image.shape[2] == 1 else image.astype(np.float64) @ _LUMA.astype(np.float64)
+    luminance = image[..., 0].astype(np.float64) if image.shape[2] == 1 else image.astype(np.float64) @ JFIF_LUMA.astype(np.float64)
     unclipped = ((image > 0) & (image < 255)).all(axis=2)
     # A central region of at most 1024 x 1024 keeps the cost bounded; its corner stays on the 8-grid.
     top = max(0, (luminance.shape[0] - 1024) // 16 * 8)
