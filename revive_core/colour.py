@@ -41,7 +41,8 @@ def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
 
 def eight_bit_levels(pixels: np.ndarray) -> np.ndarray:
     """(H, W[, C]) uint8/uint16/float 0..255 -> (H, W, 1 or 3) float32 on 0..255 (alpha dropped;
-    16-bit scaled and rounded to 8-bit levels, as the photo would have been saved in 8 bits)."""
+    16-bit scaled and rounded to 8-bit levels, as the photo would have been saved in 8 bits).
+    Idempotent: its own output comes back as it is, not copied."""
     array = np.asarray(pixels)
     if array.ndim == 2:
         array = array[..., None]
@@ -51,4 +52,4 @@ def eight_bit_levels(pixels: np.ndarray) -> np.ndarray:
     array = array[..., :colour]
     if array.dtype == np.uint16:
         return np.round(array.astype(np.float32) * np.float32(255.0 / 65535.0))
-    return array.astype(np.float32)
+    return array.astype(np.float32, copy=False)  # already float32 levels: the same array

@@ -215,9 +215,10 @@ def estimate_damage(pixels: np.ndarray) -> DamageEstimate:
         quality at most ``JPEG_DAMAGE_QUALITY`` (read from its quantisation steps; when they are not
         found, blockiness > ``BLOCKINESS_THRESHOLD``), and ``reason`` says which, with the numbers.
     """
-    noise_sigma = estimate_noise(pixels)
-    blockiness, phases = estimate_blockiness(pixels)
-    quantised, grid = estimate_jpeg_quality(pixels)
+    image = eight_bit_levels(pixels)  # converted once; the three estimators take it as it is
+    noise_sigma = estimate_noise(image)
+    blockiness, phases = estimate_blockiness(image)
+    quantised, grid = estimate_jpeg_quality(image)
     if quantised is not None:  # the steps prove a JPEG and give its quality; blockiness is only a guess
         quality: float | None = quantised if quantised <= JPEG_DAMAGE_QUALITY else None
         blocky = quality is not None

@@ -82,7 +82,7 @@ class PatchSampler:
 
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch ``index``: two (batch, patch, patch, 1) float32 arrays; scales mixed per patch."""
-        return assemble_batch(self.config, index, 1, lambda rng, scale: self.patch(rng, scale))
+        return assemble_batch(self.config, index, 1, self.patch)
 
 
 def assemble_batch(
