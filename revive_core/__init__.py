@@ -6,9 +6,9 @@
     revive_core.list_models()
 """
 
-from revive_core._quiet import import_tensorflow_quietly
+from revive_core._quiet import import_backend_quietly
 
-import_tensorflow_quietly()
+import_backend_quietly()
 
 from revive_core.api import Report, upscale, upscale_picture
 from revive_core.errors import ImageError, ReviveError, UsageError, WeightsError

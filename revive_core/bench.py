@@ -502,7 +502,7 @@ def main(args: argparse.Namespace) -> int:
     """Run every section, print the markdown, write ``--output``/``--json``; 0, or 2 for bad arguments."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.models import list_models
-    from revive_core.paths import shared_root
+    from revive_core.paths import shared_root, write_reports
     from revive_core.precision import resolve_precision
 
     if args.inter_op:
@@ -596,14 +596,11 @@ def main(args: argparse.Namespace) -> int:
     parts += [""] + [f"- {note}" for note in notes]
     markdown = "\n".join(parts)
     print(markdown)
-    if args.output:
-        Path(args.output).write_text(markdown + "\n")
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "folder": str(folder), "machine": machine_line(), "notes": notes, "main": main_results,
-            "precision": [{"family": f, "scale": s, "folder": n, "precision": p, **r} for (f, s, n, p), r in precision_runs.items()
-                          if n != folder.name],
-            "throughput": throughput_results, "large": large_results}, indent=1))
+    write_reports(markdown, {
+        "folder": str(folder), "machine": machine_line(), "notes": notes, "main": main_results,
+        "precision": [{"family": f, "scale": s, "folder": n, "precision": p, **r} for (f, s, n, p), r in precision_runs.items()
+                      if n != folder.name],
+        "throughput": throughput_results, "large": large_results}, args.output, args.json)
     return 0
 
 

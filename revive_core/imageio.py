@@ -11,7 +11,6 @@ import io
 import logging
 import os
 import struct
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from revive_core.errors import ImageError
+from revive_core.paths import write_bytes_atomic
 
 LOGGER = logging.getLogger(__name__)
 
@@ -330,20 +330,7 @@ def _encode_sixteen_bit(picture: Picture, image_format: str) -> bytes:
 def save(picture: Picture, path: str | os.PathLike, image_format: str | None = None, quality: int = 95) -> Path:
     """Write ``picture`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
-    data = encode(picture, image_format or output_format(None, picture, path), quality)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes_atomic(path, encode(picture, image_format or output_format(None, picture, path), quality))
 
 
 def with_pixels(picture: Picture, pixels: np.ndarray) -> Picture:

@@ -74,15 +74,20 @@ _IJG_TABLES = np.stack([table.reshape(-1)[_QUALITY_ZIGZAG] for table in _TABLES 
 def _blocks(luminance: np.ndarray, unclipped: np.ndarray, top: int, left: int, limit: int) -> np.ndarray:
     """(N, 64) float64: at most ``limit`` evenly spread unclipped 8x8 blocks of ``luminance``
     (0..255) on the grid starting at (top, left), flattened row-major, minus JPEG's level shift 128."""
-    tops, lefts = np.meshgrid(np.arange(top, luminance.shape[0] - 7, 8), np.arange(left, luminance.shape[1] - 7, 8), indexing="ij")
-    tops, lefts = tops.reshape(-1), lefts.reshape(-1)
-    if len(tops) > limit:
-        chosen = np.linspace(0, len(tops) - 1, limit).astype(int)
-        tops, lefts = tops[chosen], lefts[chosen]
-    rows = tops[:, None] + np.repeat(np.arange(8), 8)[None, :]
-    columns = lefts[:, None] + np.tile(np.arange(8), 8)[None, :]
-    keep = unclipped[rows, columns].all(axis=1)
-    return luminance[rows[keep], columns[keep]] - 128.0
+    count_rows, count_columns = (luminance.shape[0] - top) // 8, (luminance.shape[1] - left) // 8
+    if count_rows <= 0 or count_columns <= 0:
+        return np.empty((0, 64))
+    area = (slice(top, top + 8 * count_rows), slice(left, left + 8 * count_columns))
+
+    total = count_rows * count_columns
+    chosen = np.linspace(0, total - 1, limit).astype(int) if total > limit else np.arange(total)
+    block_rows, block_columns = np.divmod(chosen, count_columns)
+
+    def tiles(plane: np.ndarray) -> np.ndarray:  # (chosen blocks, 64), each row-major, read through a 4-D view
+        return plane[area].reshape(count_rows, 8, count_columns, 8)[block_rows, :, block_columns, :].reshape(-1, 64)
+
+    values, keep = tiles(luminance), tiles(unclipped).all(axis=1)
+    return values[keep] - 128.0
 
 
 def _quality_evidence(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

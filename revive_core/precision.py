@@ -28,8 +28,9 @@ def cpu_has_bf16() -> bool:
     return False
 
 
-def resolve_precision(requested: str | None = None) -> str:
-    """``bf16`` or ``fp32`` for ``requested`` (``auto``/None reads ``REVIVE_PRECISION``, then the CPU)."""
+def resolve_precision(requested: str | None = None, accelerator: str | None = None) -> str:
+    """``bf16`` or ``fp32`` for ``requested`` (``auto``/None reads ``REVIVE_PRECISION``, then the hardware:
+    bf16 on a GPU ``accelerator``, else where the CPU does bf16)."""
     choice = (requested or os.environ.get("REVIVE_PRECISION") or "auto").lower()
     if choice in ("bf16", "bfloat16", "mixed_bfloat16"):
         return "bf16"
@@ -37,7 +38,7 @@ def resolve_precision(requested: str | None = None) -> str:
         return "fp32"
     if choice != "auto":
         raise ValueError(f"precision must be auto, bf16 or fp32, not {choice!r}")
-    return "bf16" if cpu_has_bf16() else "fp32"
+    return "bf16" if accelerator == "gpu" or cpu_has_bf16() else "fp32"
 
 
 def dtype_policy(precision: str) -> str | None:

@@ -47,3 +47,18 @@ def test_mixed_precision_keeps_output_float32() -> None:
 def test_unknown_architecture_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown architecture 'edsr'"):
         build("edsr")
+
+
+def test_precision_choice(monkeypatch) -> None:
+    """Explicit choices win; auto is bf16 on a GPU and where the CPU has bf16 hardware, else fp32."""
+    from revive_core.precision import cpu_has_bf16, resolve_precision
+
+    monkeypatch.delenv("REVIVE_PRECISION", raising=False)
+    assert resolve_precision("fp32", accelerator="gpu") == "fp32"
+    assert resolve_precision("bfloat16") == "bf16"
+    assert resolve_precision("auto", accelerator="gpu") == "bf16"
+    assert resolve_precision(None) == ("bf16" if cpu_has_bf16() else "fp32")
+    monkeypatch.setenv("REVIVE_PRECISION", "fp32")
+    assert resolve_precision(None, accelerator="gpu") == "fp32"
+    with pytest.raises(ValueError, match="precision must be"):
+        resolve_precision("fp16")

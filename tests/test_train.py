@@ -1,7 +1,11 @@
 """Training scripts on tiny real data: prepare, fit, exact resume, export into a usable model."""
 
+import importlib.util
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +168,67 @@ def test_throughput_counts_flops_from_real_shapes(capsys) -> None:
     assert throughput.main(args) == 0
     row = capsys.readouterr().out.splitlines()[-1].split("|")
     assert row[1].strip() == "srcnn" and row[4].strip() == "fp32" and float(row[5]) > 0
+
+
+# JAX: installed, or in the folder $REVIVE_JAX_SITE (.ci/run puts it there, out of this process's way).
+JAX_SITE = os.environ.get("REVIVE_JAX_SITE", "")
+JAX_MISSING = importlib.util.find_spec("jax") is None and not (JAX_SITE and (Path(JAX_SITE) / "jax").is_dir())
+
+
+def run_on_jax(arguments: list[str], cwd: Path) -> None:
+    """``python ARGUMENTS`` in a fresh process on the Keras JAX backend (as on the GPU machines)."""
+    path = os.pathsep.join(item for item in (JAX_SITE, os.environ.get("PYTHONPATH", "")) if item)
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": path}
+    completed = subprocess.run([sys.executable, *arguments], cwd=cwd, env=environment, capture_output=True, text=True,
+                               timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+@pytest.mark.skipif(JAX_MISSING, reason="no jax (pip install jax, or REVIVE_JAX_SITE=folder; .ci/run sets it up)")
+def test_fit_runs_on_jax_resumes_exactly_and_its_weights_run_the_same_on_tensorflow(pairs: Path, tmp_path: Path) -> None:
+    """The GPU machines have JAX and no TensorFlow: the same fit must train there, resume exactly, and
+    write weights that the TensorFlow backend (the app) loads and runs to the same output."""
+    import keras
+
+    from revive_core.architectures import build
+
+    repository = Path(__file__).resolve().parent.parent
+    validation = tmp_path / "validation"
+    validation.mkdir()
+    Image.fromarray(synthetic_rgb(48, 64, 5)).save(validation / "v.png")
+    arch_args = '{"filters": 8, "blocks": 1}'
+
+    def fit_on_jax(run_dir: Path, *extra: str) -> None:
+        run_on_jax(["-m", "train.fit", "--arch", "revive", "--arch-args", arch_args, "--degrade", "--scales", "1", "2",
+                    "--pairs", str(pairs), "--run-dir", str(run_dir), "--patch-size", "24", "--batch-size", "4",
+                    "--steps", "4", "--chunk", "2", "--checkpoint-minutes", "0", "--warmup-steps", "1",
+                    "--learning-rate", "1e-3", "--precision", "fp32", "--validate", str(validation), *extra], repository)
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    fit_on_jax(straight)
+    fit_on_jax(resumed, "--stop-after-minutes", "0")
+    assert json.loads((resumed / "state.json").read_text())["step"] == 2
+    fit_on_jax(resumed)
+    for first, second in zip(weights_of(straight), weights_of(resumed)):
+        np.testing.assert_allclose(first, second, rtol=0, atol=1e-6)
+    logged = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in logged if "loss" in entry] == [2, 4]
+    assert all(np.isfinite(entry["psnr_validation_a"]) for entry in logged if "psnr_validation_a" in entry)
+
+    rng = np.random.default_rng(0)
+    blocks = np.concatenate([rng.random((1, 40, 44, 1)), np.full((1, 40, 44, 1), 0.7)], axis=3).astype(np.float32)
+    np.save(tmp_path / "blocks.npy", blocks)
+    script = ("import sys, numpy as np\nfrom revive_core.architectures import build\n"
+              f"model = build('revive', padding='valid', **{arch_args})\n"
+              "model.load_weights(sys.argv[1])\n"
+              "np.save(sys.argv[3], np.asarray(model.predict_on_batch(np.load(sys.argv[2]))))\n")
+    run_on_jax(["-c", script, str(straight / "ema.weights.h5"), str(tmp_path / "blocks.npy"), str(tmp_path / "jax.npy")],
+               repository)
+    model = build("revive", padding="valid", **json.loads(arch_args))
+    model.load_weights(straight / "ema.weights.h5")
+    assert keras.backend.backend() == "tensorflow"
+    on_tensorflow = np.asarray(model.predict_on_batch(blocks))
+    on_jax = np.load(tmp_path / "jax.npy")
+    assert on_jax.shape == on_tensorflow.shape == (1, 40 - 2 * 8, 44 - 2 * 8, 1)
+    np.testing.assert_allclose(on_jax, on_tensorflow, rtol=0, atol=1e-5)
+    assert float(np.abs(on_tensorflow - blocks[..., 8:-8, 8:-8, :1]).max()) > 1e-4  # it learned a residual

@@ -11,7 +11,6 @@ colour images on BT.601 Y, as in the published tables (``benchmark/PUBLISHED.md`
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import sys
@@ -93,7 +92,7 @@ def table(results: dict, sets: list[str], methods: list[str], scales: list[int],
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.models import list_models
-    from revive_core.paths import shared_root
+    from revive_core.paths import shared_root, write_reports
 
     benchmark = shared_root() / "datasets" / "benchmark"
     folders = [Path(item) if Path(item).is_dir() else benchmark / item for item in args.sets]
@@ -115,11 +114,8 @@ def main(args: argparse.Namespace) -> int:
     shown = [m for m in methods if all((s, m, f.name) in results for s in args.scales for f in folders)]
     markdown = table(results, [f.name for f in folders], shown, args.scales, published(benchmark / "PUBLISHED.md"))
     print(markdown)
-    if args.output:
-        Path(args.output).write_text(markdown + "\n")
-    if args.json:
-        Path(args.json).write_text(json.dumps(
-            {f"x{s}/{m}/{n}": {"psnr": p, "ssim": q} for (s, m, n), (p, q) in results.items()}, indent=2))
+    write_reports(markdown, {f"x{s}/{m}/{n}": {"psnr": p, "ssim": q} for (s, m, n), (p, q) in results.items()},
+                  args.output, args.json)
     return 0
 
 

@@ -22,7 +22,6 @@ on BT.601 Y (grey images on grey), border shaved by the scale, as ``train.evalua
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -452,7 +451,7 @@ def calibrate_strength(folders: list[Path], cases: list[str], precision: str | N
 
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from revive_core.paths import shared_root
+    from revive_core.paths import shared_root, write_reports
 
     benchmark_root = shared_root() / "datasets" / "benchmark"
     folders = [Path(item) if Path(item).is_dir() else benchmark_root / item for item in args.sets]
@@ -469,10 +468,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         markdown, raw = benchmark(folders, args.cases, args.precision, not args.no_vdsr, args.ensemble)
     print(markdown)
-    if args.output:
-        Path(args.output).write_text(markdown + "\n")
-    if args.json:
-        Path(args.json).write_text(json.dumps(raw, indent=2, default=float))
+    write_reports(markdown, raw, args.output, args.json)
     return 0
 
 

@@ -13,7 +13,6 @@ import argparse
 import shlex
 import json
 import logging
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -22,9 +21,9 @@ LOGGER = logging.getLogger("train.export")
 
 
 def write_manifest(path: Path, manifest: dict) -> None:
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-    os.replace(temporary, path)
+    from revive_core.paths import write_text_atomic
+
+    write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 
 
 def fit_flags(config: dict) -> str:

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from revive_core._quiet import import_tensorflow_quietly
+from revive_core._quiet import import_backend_quietly
 
-import_tensorflow_quietly()
+import_backend_quietly()
 
 import keras  # noqa: E402
 
@@ -89,7 +89,7 @@ def ema_weights(model, optimizer) -> list:
     if not averages:
         return model.get_weights()
     by_path = {variable.path: average for variable, average in zip(model.trainable_variables, averages)}
-    return [by_path[weight.path].numpy() if weight.path in by_path else weight.numpy() for weight in model.weights]
+    return [keras.ops.convert_to_numpy(by_path.get(weight.path, weight)) for weight in model.weights]
 
 
 def validate(model, context: int, folder: Path, scales: list[int]) -> dict[int, float]:
@@ -120,18 +120,30 @@ def validate(model, context: int, folder: Path, scales: list[int]) -> dict[int, 
     return results
 
 
-def log_scalars(writer, run_dir: Path, step: int, values: dict[str, float]) -> None:
-    """Append ``values`` to ``metrics.jsonl`` and to TensorBoard-readable event files (scalars plugin)."""
+def summary_writer(run_dir: Path):
+    """A TensorBoard event-file writer for ``run_dir/logs`` on the TensorFlow backend; None on others."""
+    if keras.backend.backend() != "tensorflow":
+        LOGGER.info("backend %s: scalars go to metrics.jsonl only (TensorBoard event files need TensorFlow)",
+                    keras.backend.backend())
+        return None
     import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
 
-    metadata = summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-    ).SerializeToString()
-    with writer.as_default(step=step):
-        for tag, value in values.items():
-            tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
-    writer.flush()
+    return tf.summary.create_file_writer(str(run_dir / "logs"))
+
+
+def log_scalars(writer, run_dir: Path, step: int, values: dict[str, float]) -> None:
+    """Append ``values`` to ``metrics.jsonl`` and, given a ``writer``, to TensorBoard event files (scalars plugin)."""
+    if writer is not None:
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
+        metadata = summary_pb2.SummaryMetadata(
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+        ).SerializeToString()
+        with writer.as_default(step=step):
+            for tag, value in values.items():
+                tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
+        writer.flush()
     with open(run_dir / "metrics.jsonl", "a") as log:
         log.write(json.dumps({"step": step, "time": time.time(), **values}) + "\n")
 
@@ -163,13 +175,13 @@ class Monitor(keras.callbacks.Callback):
         self.chunk_start, self.chunk_first_step = self.started, 0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.chunk_start, self.chunk_first_step = time.time(), int(self.optimizer.iterations.numpy())
+        self.chunk_start, self.chunk_first_step = time.time(), int(keras.ops.convert_to_numpy(self.optimizer.iterations))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         args = self.args
-        step = int(self.optimizer.iterations.numpy())
+        step = int(keras.ops.convert_to_numpy(self.optimizer.iterations))
         seconds = time.time() - self.chunk_start
-        learning_rate = float(self.optimizer.learning_rate.numpy())
+        learning_rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
         patches_per_second = (step - self.chunk_first_step) * args.batch_size / seconds
         loss_value = float((logs or {}).get("loss", float("nan")))
         LOGGER.info("step %d loss %.6f lr %.2e %.0f patches/s", step, loss_value, learning_rate, patches_per_second)
@@ -197,6 +209,15 @@ class Monitor(keras.callbacks.Callback):
             LOGGER.info("stopping after %.1f minutes; run the same command to resume", args.stop_after_minutes)
         if finished or out_of_time:
             self.model.stop_training = True
+
+
+def accelerator() -> str | None:
+    """"gpu" when the JAX backend runs on a GPU (bf16 is native there), else None (the CPU decides)."""
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    return "gpu" if jax.default_backend() == "gpu" else None
 
 
 def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str, Any]) -> None:
@@ -234,19 +255,20 @@ def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str
 
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    import tensorflow as tf
-
     from revive_core.architectures import ARCHITECTURES, build
     from revive_core.paths import shared_root
     from revive_core.precision import dtype_policy, resolve_precision
     from train.pipeline import PatchConfig, PatchSampler, dataset
 
-    if args.threads:
+    backend = keras.backend.backend()
+    if args.threads and backend == "tensorflow":
+        import tensorflow as tf
+
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    precision = resolve_precision(args.precision)
+    precision = resolve_precision(args.precision, accelerator=accelerator())
     config = {key: value for key, value in vars(args).items() if key != "config"}
     config["resolved_precision"] = precision
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
@@ -257,7 +279,7 @@ def main(args: argparse.Namespace) -> int:
     if checkpoint.exists():
         model = keras.models.load_model(checkpoint, compile=True)
         optimizer = model.optimizer
-        step = int(optimizer.iterations.numpy())
+        step = int(keras.ops.convert_to_numpy(optimizer.iterations))
         LOGGER.info("resumed %s at step %d", checkpoint, step)
     else:
         model = build(args.arch, dtype_policy=dtype_policy(precision), padding=args.padding, **arch_args)
@@ -266,7 +288,10 @@ def main(args: argparse.Namespace) -> int:
         optimizer = build_optimizer(args)
         step = 0
         loss = keras.losses.MeanSquaredError() if args.loss == "mse" else keras.losses.MeanAbsoluteError()
-        model.compile(optimizer=optimizer, loss=loss, jit_compile=False)
+        model.compile(optimizer=optimizer, loss=loss)
+    # XLA: JAX needs it to be fast; TensorFlow on the CPU measured faster without it. Set after a
+    # resume too, so a checkpoint written on one backend trains at full speed on the other.
+    model.jit_compile = backend == "jax"
     keras.utils.set_random_seed(args.seed + step)
 
     context = ARCHITECTURES[args.arch].receptive_radius(**arch_args)
@@ -281,16 +306,17 @@ def main(args: argparse.Namespace) -> int:
         sampler = PatchSampler(Path(args.pairs).expanduser(), patch_config)
     inference_model = build(args.arch, padding="valid", **arch_args)
     validation = Path(args.validate) if args.validate else shared_root() / "datasets" / "benchmark" / "Set5"
-    writer = tf.summary.create_file_writer(str(run_dir / "logs"))
-    LOGGER.info("%s: %d parameters, precision %s, %d HR images, step %d of %d",
-                args.arch, model.count_params(), precision, len(sampler.names), step, args.steps)
+    writer = summary_writer(run_dir)
+    LOGGER.info("%s: %d parameters, backend %s%s, precision %s, %d HR images, step %d of %d", args.arch,
+                model.count_params(), backend, f" on {accelerator()}" if accelerator() else "", precision,
+                len(sampler.names), step, args.steps)
     if step >= args.steps:
         return 0
     monitor = Monitor(args, run_dir, writer, optimizer, inference_model, context, validation)
     # One fit() for the whole run: Keras swaps the EMA into the model at the end of every fit(),
     # so calling it per chunk would keep resetting training to the average.
     model.fit(
-        dataset(sampler, start_batch=step), steps_per_epoch=args.chunk,
+        dataset(sampler, start_batch=step, workers=max(2, min(16, os.cpu_count() or 2))), steps_per_epoch=args.chunk,
         epochs=-(-(args.steps - step) // args.chunk), verbose=0, callbacks=[monitor],
     )
     return 0

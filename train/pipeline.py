@@ -2,7 +2,9 @@
 
 Each batch is a pure function of (seed, batch index): resuming at batch N gives exactly the batches
 an uninterrupted run would have seen. Arrays are memory-mapped, so resident memory stays bounded
-by the pages the current batches touch, whatever the size of the set.
+by the pages the current batches touch, whatever the size of the set. ``dataset`` streams them
+through ``tf.data`` on the TensorFlow backend and through a ``keras.utils.PyDataset`` (worker
+threads, in order) on the others, e.g. JAX on a GPU machine that has no TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from revive_core.colour import rgb_to_y
 from revive_core.resize import imresize
@@ -110,8 +112,31 @@ def assemble_batch(
     return inputs, targets
 
 
-def dataset(sampler: PatchSampler, start_batch: int = 0, prefetch: int = 4) -> tf.data.Dataset:
-    """Endless ``tf.data`` stream of ``sampler`` batches from ``start_batch`` on, prefetched."""
+class BatchStream(keras.utils.PyDataset):
+    """Batches ``start_batch``, ``start_batch + 1``, ... of ``sampler`` made by ``workers`` threads, in order."""
+
+    def __init__(self, sampler: PatchSampler, start_batch: int, workers: int, prefetch: int) -> None:
+        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=prefetch)
+        self.sampler, self.start_batch = sampler, start_batch
+
+    @property
+    def num_batches(self) -> None:
+        return None  # endless: fit() stops by its steps
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.sampler.batch(self.start_batch + index)
+
+
+def dataset(sampler: PatchSampler, start_batch: int = 0, prefetch: int = 4, workers: int = 2):
+    """Endless stream of ``sampler`` batches from ``start_batch`` on, prefetched.
+
+    TensorFlow backend: a ``tf.data.Dataset`` (one generator thread). Other backends: a
+    ``BatchStream`` whose ``workers`` threads make batches ahead (cv2 and numpy release the GIL).
+    """
+    if keras.backend.backend() != "tensorflow":
+        return BatchStream(sampler, start_batch, workers, prefetch)
+    import tensorflow as tf
+
     size, crop = sampler.config.patch_size, sampler.config.target_crop
     channels = getattr(sampler, "input_channels", 1)  # 2 for train.degrade.DegradingPatchSampler: Y + strength
     signature = (
