@@ -256,6 +256,7 @@ def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.architectures import ARCHITECTURES, build
+    from revive_core.models import usable_cores
     from revive_core.paths import shared_root
     from revive_core.precision import dtype_policy, resolve_precision
     from train.pipeline import PatchConfig, PatchSampler, dataset
@@ -268,7 +269,8 @@ def main(args: argparse.Namespace) -> int:
         tf.config.threading.set_inter_op_parallelism_threads(1)
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    precision = resolve_precision(args.precision, accelerator=accelerator())
+    device = accelerator()
+    precision = resolve_precision(args.precision, accelerator=device)
     config = {key: value for key, value in vars(args).items() if key != "config"}
     config["resolved_precision"] = precision
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
@@ -308,7 +310,7 @@ def main(args: argparse.Namespace) -> int:
     validation = Path(args.validate) if args.validate else shared_root() / "datasets" / "benchmark" / "Set5"
     writer = summary_writer(run_dir)
     LOGGER.info("%s: %d parameters, backend %s%s, precision %s, %d HR images, step %d of %d", args.arch,
-                model.count_params(), backend, f" on {accelerator()}" if accelerator() else "", precision,
+                model.count_params(), backend, f" on {device}" if device else "", precision,
                 len(sampler.names), step, args.steps)
     if step >= args.steps:
         return 0
@@ -316,7 +318,7 @@ def main(args: argparse.Namespace) -> int:
     # One fit() for the whole run: Keras swaps the EMA into the model at the end of every fit(),
     # so calling it per chunk would keep resetting training to the average.
     model.fit(
-        dataset(sampler, start_batch=step, workers=max(2, min(16, os.cpu_count() or 2))), steps_per_epoch=args.chunk,
+        dataset(sampler, start_batch=step, workers=max(2, min(16, usable_cores()))), steps_per_epoch=args.chunk,
         epochs=-(-(args.steps - step) // args.chunk), verbose=0, callbacks=[monitor],
     )
     return 0
