@@ -24,7 +24,8 @@ def pairs(tmp_path_factory) -> Path:
     for index in range(3):
         Image.fromarray(synthetic_rgb(70 + 13 * index, 90, index)).save(source / ("nested" if index else ".") / f"p{index}.png")
     output = tmp_path_factory.mktemp("pairs")
-    assert prepare.main(prepare.parse_args(["--source", str(source), "--output", str(output), "--scales", "2", "3"])) == 0
+    arguments = ["--source", str(source), "--output", str(output), "--scales", "2", "3", "--workers", "2"]
+    assert prepare.main(prepare.parse_args(arguments)) == 0
     return output
 
 
@@ -38,6 +39,45 @@ def test_prepare_writes_exact_pairs_and_resumes(pairs: Path) -> None:
     source = json.loads((pairs / "prepare.json").read_text())["source"]
     prepare.main(prepare.parse_args(["--source", source, "--output", str(pairs), "--scales", "2", "3"]))
     assert {p: p.stat().st_mtime_ns for p in pairs.rglob("*.npy")} == before
+
+
+def test_prepare_in_one_process_writes_what_worker_processes_wrote(pairs: Path, tmp_path: Path) -> None:
+    source = json.loads((pairs / "prepare.json").read_text())["source"]
+    assert prepare.main(prepare.parse_args(["--source", source, "--output", str(tmp_path), "--scales", "2", "3",
+                                            "--workers", "1"])) == 0
+    written = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*.npy"))
+    assert written == sorted(path.relative_to(pairs) for path in pairs.rglob("*.npy")) and len(written) == 9
+    for relative in written:
+        assert (tmp_path / relative).read_bytes() == (pairs / relative).read_bytes()
+
+
+def test_prepare_upscaled_inputs_are_added_later_and_give_the_same_batches(pairs: Path, tmp_path: Path) -> None:
+    """``--upscaled`` on a finished folder adds the upscaled Y; the sampler then slices the same inputs."""
+    from train.pipeline import PatchConfig, PatchSampler
+
+    source = json.loads((pairs / "prepare.json").read_text())["source"]
+    shutil.copytree(pairs, tmp_path / "pairs")
+    before = {path: path.stat().st_mtime_ns for path in (tmp_path / "pairs").rglob("*.npy")}
+    assert prepare.main(prepare.parse_args(["--source", source, "--output", str(tmp_path / "pairs"), "--scales", "2", "3",
+                                            "--upscaled"])) == 0
+    after = {path: path.stat().st_mtime_ns for path in (tmp_path / "pairs").rglob("*.npy")}
+    assert {path: after[path] for path in before} == before  # nothing rewritten
+    added = sorted(str(path.relative_to(tmp_path / "pairs")) for path in set(after) - set(before))
+    assert added == [f"x{scale}_up/{name}.npy" for scale in (2, 3) for name in ("nested_p1", "nested_p2", "p0")]
+    lr = np.load(pairs / "x3" / "p0.npy")
+    upscaled = np.load(tmp_path / "pairs" / "x3_up" / "p0.npy")
+    assert upscaled.dtype == np.float32 and upscaled.shape == np.load(pairs / "HR" / "p0.npy").shape[:2]
+    np.testing.assert_array_equal(upscaled, prepare.upscaled_luminance(lr, 3))
+
+    config = PatchConfig(patch_size=17, batch_size=6, scales=(2, 3), seed=4)
+    per_patch, sliced = PatchSampler(pairs, config), PatchSampler(tmp_path / "pairs", config)
+    for index in range(4):
+        (inputs, targets), (sliced_inputs, sliced_targets) = per_patch.batch(index), sliced.batch(index)
+        np.testing.assert_array_equal(sliced_targets, targets)
+        np.testing.assert_allclose(sliced_inputs, inputs, rtol=0, atol=1e-6)  # BLAS summation order: <= 1 ulp
+    for path in (tmp_path / "pairs").glob("x*_up/*.npy"):  # the sampler really reads them
+        np.save(path, np.zeros_like(np.load(path)))
+    assert not PatchSampler(tmp_path / "pairs", config).batch(0)[0].any()
 
 
 def fit_args(pairs: Path, run_dir: Path, steps: int) -> list[str]:
@@ -175,9 +215,12 @@ JAX_SITE = os.environ.get("REVIVE_JAX_SITE", "")
 JAX_MISSING = importlib.util.find_spec("jax") is None and not (JAX_SITE and (Path(JAX_SITE) / "jax").is_dir())
 
 
-def run_on_jax(arguments: list[str], cwd: Path) -> None:
-    """``python ARGUMENTS`` in a fresh process on the Keras JAX backend (as on the GPU machines)."""
-    path = os.pathsep.join(item for item in (JAX_SITE, os.environ.get("PYTHONPATH", "")) if item)
+def run_on_jax(arguments: list[str], cwd: Path, blocker: Path) -> None:
+    """``python ARGUMENTS`` in a fresh process on the Keras JAX backend where TensorFlow cannot be
+    imported, as on the GPU machines: ``blocker`` gets a ``sitecustomize.py`` that hides it."""
+    blocker.mkdir(exist_ok=True)
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['tensorflow'] = None  # import fails, find_spec is None\n")
+    path = os.pathsep.join(item for item in (str(blocker), JAX_SITE, os.environ.get("PYTHONPATH", "")) if item)
     environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": path}
     completed = subprocess.run([sys.executable, *arguments], cwd=cwd, env=environment, capture_output=True, text=True,
                                timeout=600)
@@ -186,8 +229,9 @@ def run_on_jax(arguments: list[str], cwd: Path) -> None:
 
 @pytest.mark.skipif(JAX_MISSING, reason="no jax (pip install jax, or REVIVE_JAX_SITE=folder; .ci/run sets it up)")
 def test_fit_runs_on_jax_resumes_exactly_and_its_weights_run_the_same_on_tensorflow(pairs: Path, tmp_path: Path) -> None:
-    """The GPU machines have JAX and no TensorFlow: the same fit must train there, resume exactly, and
-    write weights that the TensorFlow backend (the app) loads and runs to the same output."""
+    """The GPU machines have JAX and no TensorFlow: the same fit must train there, resume exactly (and
+    the same from batches made in processes or threads), and write weights that the TensorFlow
+    backend (the app) loads and runs to the same output."""
     import keras
 
     from revive_core.architectures import build
@@ -197,15 +241,17 @@ def test_fit_runs_on_jax_resumes_exactly_and_its_weights_run_the_same_on_tensorf
     validation.mkdir()
     Image.fromarray(synthetic_rgb(48, 64, 5)).save(validation / "v.png")
     arch_args = '{"filters": 8, "blocks": 1}'
+    blocker = tmp_path / "no_tensorflow"
 
     def fit_on_jax(run_dir: Path, *extra: str) -> None:
         run_on_jax(["-m", "train.fit", "--arch", "revive", "--arch-args", arch_args, "--degrade", "--scales", "1", "2",
                     "--pairs", str(pairs), "--run-dir", str(run_dir), "--patch-size", "24", "--batch-size", "4",
                     "--steps", "4", "--chunk", "2", "--checkpoint-minutes", "0", "--warmup-steps", "1",
-                    "--learning-rate", "1e-3", "--precision", "fp32", "--validate", str(validation), *extra], repository)
+                    "--learning-rate", "1e-3", "--precision", "fp32", "--validate", str(validation), *extra], repository,
+                   blocker)
 
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    fit_on_jax(straight)
+    fit_on_jax(straight, "--loader", "processes")  # worker processes; the resumed run's threads make the same batches
     fit_on_jax(resumed, "--stop-after-minutes", "0")
     assert json.loads((resumed / "state.json").read_text())["step"] == 2
     fit_on_jax(resumed)
@@ -223,7 +269,7 @@ def test_fit_runs_on_jax_resumes_exactly_and_its_weights_run_the_same_on_tensorf
               "model.load_weights(sys.argv[1])\n"
               "np.save(sys.argv[3], np.asarray(model.predict_on_batch(np.load(sys.argv[2]))))\n")
     run_on_jax(["-c", script, str(straight / "ema.weights.h5"), str(tmp_path / "blocks.npy"), str(tmp_path / "jax.npy")],
-               repository)
+               repository, blocker)
     model = build("revive", padding="valid", **json.loads(arch_args))
     model.load_weights(straight / "ema.weights.h5")
     assert keras.backend.backend() == "tensorflow"

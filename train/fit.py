@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from revive_core._quiet import import_backend_quietly
+from revive_core.paths import write_text_atomic
 
 import_backend_quietly()
 
@@ -50,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ema", type=float, default=0.999, help="EMA momentum of the exported weights (0 = off)")
     parser.add_argument("--precision", default="auto", help="auto | bf16 | fp32")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0 = all cores)")
+    parser.add_argument("--loader", choices=["threads", "processes"], default="threads",
+                        help="backends other than TensorFlow: make batches in threads or in forked processes "
+                             "(a GPU outruns GIL-bound threads on --degrade patches)")
     parser.add_argument("--chunk", type=int, default=200, help="steps between logs")
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--validate", default=None, help="HR folder to report PSNR on at checkpoints (default: Set5 if present)")
@@ -159,7 +163,7 @@ def save_checkpoint(model, optimizer, run_dir: Path, step: int) -> None:
     ema_model.save_weights(temporary)
     os.replace(temporary, run_dir / "ema.weights.h5")
     state = {"step": step, "time": time.time()}
-    (run_dir / "state.json").write_text(json.dumps(state))
+    write_text_atomic(run_dir / "state.json", json.dumps(state))
 
 
 class Monitor(keras.callbacks.Callback):
@@ -273,7 +277,7 @@ def main(args: argparse.Namespace) -> int:
     precision = resolve_precision(args.precision, accelerator=device)
     config = {key: value for key, value in vars(args).items() if key != "config"}
     config["resolved_precision"] = precision
-    (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+    write_text_atomic(run_dir / "config.json", json.dumps(config, indent=2))
 
     arch_args = json.loads(args.arch_args)
     checkpoint = run_dir / "checkpoint.keras"
@@ -318,7 +322,8 @@ def main(args: argparse.Namespace) -> int:
     # One fit() for the whole run: Keras swaps the EMA into the model at the end of every fit(),
     # so calling it per chunk would keep resetting training to the average.
     model.fit(
-        dataset(sampler, start_batch=step, workers=max(2, min(16, usable_cores()))), steps_per_epoch=args.chunk,
+        dataset(sampler, start_batch=step, workers=max(2, min(16, usable_cores())), processes=args.loader == "processes"),
+        steps_per_epoch=args.chunk,
         epochs=-(-(args.steps - step) // args.chunk), verbose=0, callbacks=[monitor],
     )
     return 0

@@ -34,7 +34,11 @@ class PatchConfig:
 
 
 class PatchSampler:
-    """Random (input, target) patch pairs of bicubic-upscaled LR Y and HR Y, both float32 in 0..1."""
+    """Random (input, target) patch pairs of bicubic-upscaled LR Y and HR Y, both float32 in 0..1.
+
+    Inputs are upscaled per patch from an LR crop with ``LR_MARGIN`` pixels of context, or sliced
+    from the whole upscaled image where ``train.prepare --upscaled`` stored it: the same values.
+    """
 
     def __init__(self, pairs: Path, config: PatchConfig) -> None:
         self.pairs = Path(pairs)
@@ -55,6 +59,16 @@ class PatchSampler:
             self._arrays[key] = np.load(self.pairs / folder / f"{name}.npy", mmap_mode="r")
         return self._arrays[key]
 
+    def _upscaled(self, scale: int, name: str) -> np.ndarray | None:
+        """The whole bicubic-upscaled LR Y of ``name`` that ``train.prepare --upscaled`` stored, or None."""
+        key = (f"x{scale}_up", name)
+        if key not in self._arrays:
+            path = self.pairs / key[0] / f"{name}.npy"
+            if not path.exists():
+                return None
+            self._arrays[key] = np.load(path, mmap_mode="r")
+        return self._arrays[key]
+
     def patch(self, rng: np.random.Generator, scale: int) -> tuple[np.ndarray, np.ndarray]:
         """One (input, target) pair, each (patch, patch) float32 in 0..1, randomly flipped/rotated."""
         size = self.config.patch_size
@@ -66,14 +80,18 @@ class PatchSampler:
         lr_size = -(-size // scale)
         top = int(rng.integers(0, lr_height - lr_size + 1)) * scale
         left = int(rng.integers(0, lr_width - lr_size + 1)) * scale
-        lr_top, lr_left = top // scale, left // scale
-        crop_top, crop_left = max(0, lr_top - LR_MARGIN), max(0, lr_left - LR_MARGIN)
-        crop_bottom = min(lr_height, lr_top + lr_size + LR_MARGIN)
-        crop_right = min(lr_width, lr_left + lr_size + LR_MARGIN)
-        lr_y = rgb_to_y(np.asarray(lr[crop_top:crop_bottom, crop_left:crop_right], dtype=np.float32))
-        upscaled = imresize(lr_y / np.float32(255.0), scale)
-        offset_y, offset_x = (lr_top - crop_top) * scale, (lr_left - crop_left) * scale
-        source = upscaled[offset_y : offset_y + size, offset_x : offset_x + size]
+        upscaled_image = self._upscaled(scale, name)
+        if upscaled_image is not None:  # train.prepare --upscaled: the same values, sliced
+            source = np.asarray(upscaled_image[top : top + size, left : left + size])
+        else:
+            lr_top, lr_left = top // scale, left // scale
+            crop_top, crop_left = max(0, lr_top - LR_MARGIN), max(0, lr_left - LR_MARGIN)
+            crop_bottom = min(lr_height, lr_top + lr_size + LR_MARGIN)
+            crop_right = min(lr_width, lr_left + lr_size + LR_MARGIN)
+            lr_y = rgb_to_y(np.asarray(lr[crop_top:crop_bottom, crop_left:crop_right], dtype=np.float32))
+            upscaled = imresize(lr_y / np.float32(255.0), scale)
+            offset_y, offset_x = (lr_top - crop_top) * scale, (lr_left - crop_left) * scale
+            source = upscaled[offset_y : offset_y + size, offset_x : offset_x + size]
         target = rgb_to_y(np.asarray(hr[top : top + size, left : left + size], dtype=np.float32)) / np.float32(255.0)
         rotations = int(rng.integers(4))
         flip = bool(rng.integers(2))
@@ -113,10 +131,12 @@ def assemble_batch(
 
 
 class BatchStream(keras.utils.PyDataset):
-    """Batches ``start_batch``, ``start_batch + 1``, ... of ``sampler`` made by ``workers`` threads, in order."""
+    """Batches ``start_batch``, ``start_batch + 1``, ... of ``sampler`` made by ``workers`` threads, or
+    (``processes``) forked worker processes, which the GIL does not hold back; in order either way."""
 
-    def __init__(self, sampler: PatchSampler, start_batch: int, workers: int, prefetch: int) -> None:
-        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=prefetch)
+    def __init__(self, sampler: PatchSampler, start_batch: int, workers: int, prefetch: int,
+                 processes: bool = False) -> None:
+        super().__init__(workers=workers, use_multiprocessing=processes, max_queue_size=prefetch)
         self.sampler, self.start_batch = sampler, start_batch
 
     @property
@@ -127,14 +147,19 @@ class BatchStream(keras.utils.PyDataset):
         return self.sampler.batch(self.start_batch + index)
 
 
-def dataset(sampler: PatchSampler, start_batch: int = 0, prefetch: int = 4, workers: int = 2):
+def dataset(sampler: PatchSampler, start_batch: int = 0, prefetch: int = 4, workers: int = 2, processes: bool = False):
     """Endless stream of ``sampler`` batches from ``start_batch`` on, prefetched.
 
     TensorFlow backend: a ``tf.data.Dataset`` (one generator thread). Other backends: a
-    ``BatchStream`` whose ``workers`` threads make batches ahead (cv2 and numpy release the GIL).
+    ``BatchStream`` whose ``workers`` threads (cv2 and numpy release the GIL, Python does not) or,
+    with ``processes``, forked processes make batches ahead; the batches are the same.
     """
     if keras.backend.backend() != "tensorflow":
-        return BatchStream(sampler, start_batch, workers, prefetch)
+        if processes:
+            import cv2
+
+            cv2.setNumThreads(0)  # OpenCV's thread pool does not survive fork(): children could hang
+        return BatchStream(sampler, start_batch, workers, max(prefetch, 2 * workers) if processes else prefetch, processes)
     import tensorflow as tf
 
     size, crop = sampler.config.patch_size, sampler.config.target_crop
