@@ -31,6 +31,23 @@ def test_same_and_valid_share_weights_and_agree_inside() -> None:
     assert np.allclose(valid.predict_on_batch(image), inner, atol=1e-5)
 
 
+def test_conditioned_vdsr_is_the_restoration_baseline() -> None:
+    """Y plus a strength plane in, Y out (like revive); valid padding cuts the radius; the strength matters."""
+    same, valid = build("vdsr", conditioned=True, depth=5, filters=8), build("vdsr", conditioned=True, depth=5, filters=8,
+                                                                            padding="valid")
+    valid.set_weights(same.get_weights())
+    assert same.input_shape == (None, None, None, 2) and same.output_shape == (None, None, None, 1)
+    rng = np.random.default_rng(1)
+    luminance = rng.random((1, 30, 34, 1)).astype(np.float32)
+    weak, strong = (np.concatenate([luminance, np.full_like(luminance, s)], axis=3) for s in (0.0, 1.0))
+    inner = same.predict_on_batch(strong)[:, 5:-5, 5:-5]
+    assert valid.predict_on_batch(strong).shape == (1, 20, 24, 1)
+    np.testing.assert_allclose(valid.predict_on_batch(strong), inner, atol=1e-5)
+    assert not np.allclose(same.predict_on_batch(weak), same.predict_on_batch(strong), atol=1e-4)
+    with pytest.raises(ValueError, match="conditioned"):
+        build("vdsr", conditioned=True, channels=3)
+
+
 def test_paper_sizes() -> None:
     assert build("srcnn").count_params() == 9 * 9 * 64 + 64 + 5 * 5 * 64 * 32 + 32 + 5 * 5 * 32 + 1
     vdsr = build("vdsr")

@@ -104,7 +104,7 @@ def test_fit_resumes_exactly(pairs: Path, tmp_path: Path) -> None:
     # Training must not be reset to the moving average between chunks: raw and EMA weights differ.
     import keras
 
-    ema_model = keras.models.load_model(straight / "checkpoint.keras")
+    ema_model = keras.models.load_model(straight / "checkpoint.keras", compile=False)  # no optimizer to load into
     ema_model.load_weights(straight / "ema.weights.h5")
     raw, averaged = weights_of(straight), ema_model.get_weights()
     assert max(float(np.abs(a - b).max()) for a, b in zip(raw, averaged)) > 1e-4
@@ -192,6 +192,30 @@ def test_tiny_revive_trains_on_damage_exports_and_repairs_at_scale_1(pairs: Path
     assert not np.array_equal(outputs["0"], outputs["1"])  # the strength plane reaches the network
     assert main(["upscale", str(photo), "-o", str(tmp_path / "auto.png"), "--scale", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["model"] == "revive"  # Auto: the only model serving x1
+
+
+def test_vdsr_baseline_trains_on_damage_and_runs_are_scored_side_by_side(pairs: Path, tmp_path: Path, capsys) -> None:
+    """The VDSR-style baseline (conditioned VDSR) trains with --degrade; --runs scores runs on the damaged sets."""
+    from revive_core.architectures.revive import macs_per_pixel
+    from train import evaluate_degraded
+
+    run_dir = tmp_path / "vdsr_baseline"
+    assert fit.main(fit.parse_args([
+        "--arch", "vdsr", "--arch-args", '{"conditioned": true, "depth": 3, "filters": 4}', "--degrade", "--scales", "1", "2",
+        "--pairs", str(pairs), "--run-dir", str(run_dir), "--patch-size", "24", "--batch-size", "2", "--steps", "2",
+        "--chunk", "1", "--checkpoint-minutes", "0", "--warmup-steps", "1", "--validate", str(tmp_path / "none")])) == 0
+    benchmark = tmp_path / "benchmark"
+    benchmark.mkdir()
+    Image.fromarray(synthetic_rgb(48, 64, 7)).save(benchmark / "b.png")
+    output = tmp_path / "runs.json"
+    assert evaluate_degraded.main(evaluate_degraded.parse_args([
+        "--runs", str(run_dir), "--sets", str(benchmark), "--cases", "a", "b", "d", "--json", str(output)])) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1].split("|")
+    assert row[1].strip() == "vdsr_baseline" and row[2].strip().startswith("vdsr") and row[3].strip() == "2"
+    assert row[4].strip() == f"{macs_per_pixel('vdsr', depth=3, filters=4, conditioned=True) / 1000:.0f}"
+    scores = json.loads(output.read_text())["vdsr_baseline"]["psnr"]
+    assert set(scores) == {"a/benchmark", "b/benchmark"} and all(15 < value < 60 for value in scores.values())
+    assert row[-2].strip() == "n/a"  # case (d) is x4, which this run was not trained for
 
 
 def test_throughput_counts_flops_from_real_shapes(capsys) -> None:

@@ -22,6 +22,7 @@ on BT.601 Y (grey images on grey), border shaved by the scale, as ``train.evalua
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -449,6 +450,41 @@ def calibrate_strength(folders: list[Path], cases: list[str], precision: str | N
     return "\n".join(rows), {f"{noise}/{jpeg}": values for (noise, jpeg), values in results.items()}
 
 
+def run_report(folders: list[Path], cases: list[str], runs: list[Path]) -> tuple[str, dict]:
+    """Y-PSNR of training runs' EMA weights (``train.fit --degrade``) on the damaged sets at strength 1.
+
+    Each run's ``config.json`` names its architecture; the network runs untiled in float32 on the
+    cases of the scales it was trained for. For comparing architectures trained the same way.
+    """
+    from revive_core.architectures import ARCHITECTURES, build
+    from revive_core.architectures.revive import macs_per_pixel
+    from train.degrade import BENCHMARK_CASES
+
+    header = "| run | architecture | steps | k MACs / pixel | " + " | ".join(
+        f"({case}) {folder.name}" for case in cases for folder in folders) + " |"
+    rows, raw = [header, "|---|---|---|---|" + "---|" * (len(cases) * len(folders))], {}
+    for run in runs:
+        config = json.loads((run / "config.json").read_text())
+        arch_args = json.loads(config.get("arch_args", "{}"))
+        model = build(config["arch"], padding="valid", **arch_args)
+        model.load_weights(run / "ema.weights.h5")
+        context = ARCHITECTURES[config["arch"]].receptive_radius(**arch_args)
+        steps = json.loads((run / "state.json").read_text())["step"]
+        scores = {}
+        for case in cases:
+            scale = BENCHMARK_CASES[case].scale
+            for folder in folders:
+                if scale in config["scales"]:
+                    scores[f"{case}/{folder.name}"] = validate_degraded(model, context, folder, [scale]).get(case)
+        raw[run.name] = {"arch": config["arch"], "arch_args": arch_args, "steps": steps,
+                         "macs_per_pixel": macs_per_pixel(config["arch"], **arch_args), "psnr": scores}
+        cells = [f"{scores[key]:.2f}" if scores.get(key) is not None else "n/a"
+                 for key in (f"{case}/{folder.name}" for case in cases for folder in folders)]
+        rows.append(f"| {run.name} | {config['arch']} {config.get('arch_args', '{}')} | {steps} | "
+                    f"{macs_per_pixel(config['arch'], **arch_args) / 1000:.0f} | " + " | ".join(cells) + " |")
+    return "\n".join(rows), raw
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.paths import shared_root, write_reports
@@ -459,7 +495,9 @@ def main(args: argparse.Namespace) -> int:
     if missing:
         LOGGER.error("no such folder: %s", ", ".join(missing))
         return 2
-    if args.damage:
+    if args.runs:
+        markdown, raw = run_report(folders, args.cases, [Path(run) for run in args.runs])
+    elif args.damage:
         markdown, raw = damage_report(folders, args.cases)
     elif args.calibrate:
         markdown, raw = calibrate_strength(folders, args.cases, args.precision)
@@ -483,6 +521,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calibrate", action="store_true",
                         help="fit revive_core.damage's strength gains on --sets (not the benchmark: e.g. General100)")
     parser.add_argument("--sweep", action="store_true", help="revive strength sweep: PSNR, change and noise per strength")
+    parser.add_argument("--runs", nargs="+", metavar="RUN_DIR",
+                        help="score these train.fit --degrade runs' EMA weights instead (architecture comparisons)")
     parser.add_argument("--strengths", type=float, nargs="+", default=list(SWEEP_STRENGTHS))
     parser.add_argument("--output", help="also write the markdown table here")
     parser.add_argument("--json", help="also write the raw numbers here")

@@ -217,7 +217,8 @@ def macs_per_pixel(name: str, **arguments: object) -> float:
     """Multiply-accumulates per output pixel of a registered pre-upsampled architecture (convs only)."""
     if name == "vdsr":
         depth, filters, channels = int(arguments.get("depth", 20)), int(arguments.get("filters", 64)), 1
-        return 9.0 * (channels * filters + (depth - 2) * filters * filters + filters * channels)
+        inputs = channels + int(bool(arguments.get("conditioned", False)))
+        return 9.0 * (inputs * filters + (depth - 2) * filters * filters + filters * channels)
     if name == "revive":
         factor = int(arguments.get("factor", 2))
         filters = int(arguments.get("filters", 64))
