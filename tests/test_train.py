@@ -216,6 +216,10 @@ def test_vdsr_baseline_trains_on_damage_and_runs_are_scored_side_by_side(pairs: 
     scores = json.loads(output.read_text())["vdsr_baseline"]["psnr"]
     assert set(scores) == {"a/benchmark", "b/benchmark"} and all(15 < value < 60 for value in scores.values())
     assert row[-2].strip() == "n/a"  # case (d) is x4, which this run was not trained for
+    assert evaluate_degraded.main(evaluate_degraded.parse_args([
+        "--runs", str(run_dir), "--sets", str(benchmark), "--cases", "a", "b", "--raw-weights", "--json", str(output)])) == 0
+    trained = json.loads(output.read_text())["vdsr_baseline"]
+    assert trained["raw_weights"] and set(trained["psnr"]) == set(scores) and trained["psnr"] != scores
 
 
 def test_throughput_counts_flops_from_real_shapes(capsys) -> None:
