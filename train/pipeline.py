@@ -37,7 +37,8 @@ class PatchSampler:
     """Random (input, target) patch pairs of bicubic-upscaled LR Y and HR Y, both float32 in 0..1.
 
     Inputs are upscaled per patch from an LR crop with ``LR_MARGIN`` pixels of context, or sliced
-    from the whole upscaled image where ``train.prepare --upscaled`` stored it: the same values.
+    from the whole upscaled image where ``train.prepare --upscaled`` stored it: the same values to
+    float32 rounding (the BLAS summation order differs with the array's size).
     """
 
     def __init__(self, pairs: Path, config: PatchConfig) -> None:
@@ -51,7 +52,7 @@ class PatchSampler:
             if missing:
                 raise FileNotFoundError(f"x{scale} arrays missing for {len(missing)} images, e.g. {missing[0]}")
         self.names = names
-        self._arrays: dict[tuple[str, str], np.ndarray] = {}
+        self._arrays: dict[tuple[str, str], np.ndarray | None] = {}
 
     def _array(self, folder: str, name: str) -> np.ndarray:
         key = (folder, name)
@@ -62,11 +63,9 @@ class PatchSampler:
     def _upscaled(self, scale: int, name: str) -> np.ndarray | None:
         """The whole bicubic-upscaled LR Y of ``name`` that ``train.prepare --upscaled`` stored, or None."""
         key = (f"x{scale}_up", name)
-        if key not in self._arrays:
+        if key not in self._arrays:  # looked up once per image and scale, found or not
             path = self.pairs / key[0] / f"{name}.npy"
-            if not path.exists():
-                return None
-            self._arrays[key] = np.load(path, mmap_mode="r")
+            self._arrays[key] = np.load(path, mmap_mode="r") if path.exists() else None
         return self._arrays[key]
 
     def patch(self, rng: np.random.Generator, scale: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +80,7 @@ class PatchSampler:
         top = int(rng.integers(0, lr_height - lr_size + 1)) * scale
         left = int(rng.integers(0, lr_width - lr_size + 1)) * scale
         upscaled_image = self._upscaled(scale, name)
-        if upscaled_image is not None:  # train.prepare --upscaled: the same values, sliced
+        if upscaled_image is not None:  # train.prepare --upscaled: the same values (to rounding), sliced
             source = np.asarray(upscaled_image[top : top + size, left : left + size])
         else:
             lr_top, lr_left = top // scale, left // scale
