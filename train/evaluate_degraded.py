@@ -233,15 +233,17 @@ def revive_scales() -> tuple[int, ...]:
 VALIDATION_CASES = {1: ("b", "c"), 2: ("a",), 4: ("d",)}
 
 
-def validate_degraded(model, context: int, folder: Path, scales: list[int], strength: float = 1.0) -> dict[str, float]:
+def validate_degraded(model, context: int, folder: Path, scales: list[int], strength: float = 1.0,
+                      cases: tuple[str, ...] | None = None) -> dict[str, float]:
     """Mean Y-PSNR of a "valid" 2-channel revive ``model`` on the damaged ``folder`` per case.
 
-    Cases by scale: x1 -> (b) and (c), x2 -> (a), x4 -> (d); other scales are skipped. Keys are
-    "a".."d". The model runs untiled with ``context`` pixels of mirrored context, at ``strength``.
+    Cases by scale: x1 -> (b) and (c), x2 -> (a), x4 -> (d); other scales are skipped, and with
+    ``cases`` every case not in it. Keys are "a".."d". The model runs untiled with ``context``
+    pixels of mirrored context, at ``strength``.
     """
     results = {}
     for scale in scales:
-        for case in VALIDATION_CASES.get(scale, ()):
+        for case in (case for case in VALIDATION_CASES.get(scale, ()) if cases is None or case in cases):
             scores = [score(apply_revive(sample.degraded, model.predict_on_batch, context, scale, strength, tile=None),
                             sample.clean, scale)[0] for sample in load_samples(folder, case)]
             results[case] = float(np.mean(scores))
@@ -477,18 +479,16 @@ def run_report(folders: list[Path], cases: list[str], runs: list[Path], raw_weig
             model.load_weights(run / "ema.weights.h5")
         context = ARCHITECTURES[config["arch"]].receptive_radius(**arch_args)
         steps = json.loads((run / "state.json").read_text())["step"]
-        scores = {}
-        for case in cases:
-            scale = BENCHMARK_CASES[case].scale
-            for folder in folders:
-                if scale in config["scales"]:
-                    scores[f"{case}/{folder.name}"] = validate_degraded(model, context, folder, [scale]).get(case)
+        macs = macs_per_pixel(config["arch"], **arch_args)
+        scales = sorted({BENCHMARK_CASES[case].scale for case in cases} & set(config["scales"]))
+        scores = {f"{case}/{folder.name}": value for folder in folders
+                  for case, value in validate_degraded(model, context, folder, scales, cases=tuple(cases)).items()}
         raw[run.name] = {"arch": config["arch"], "arch_args": arch_args, "steps": steps, "raw_weights": raw_weights,
-                         "macs_per_pixel": macs_per_pixel(config["arch"], **arch_args), "psnr": scores}
-        cells = [f"{scores[key]:.2f}" if scores.get(key) is not None else "n/a"
+                         "macs_per_pixel": macs, "psnr": scores}
+        cells = [f"{scores[key]:.2f}" if key in scores else "n/a"
                  for key in (f"{case}/{folder.name}" for case in cases for folder in folders)]
         rows.append(f"| {run.name} | {config['arch']} {config.get('arch_args', '{}')} | {steps} | "
-                    f"{macs_per_pixel(config['arch'], **arch_args) / 1000:.0f} | " + " | ".join(cells) + " |")
+                    f"{macs / 1000:.0f} | " + " | ".join(cells) + " |")
     return "\n".join(rows), raw
 
 
