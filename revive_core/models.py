@@ -24,7 +24,7 @@ from revive_core.weights import WeightsEntry, locate, read_manifest
 
 LOGGER = logging.getLogger(__name__)
 _LOCK = threading.Lock()
-_RUNNERS: dict[tuple[str, str], "Runner"] = {}
+_RUNNERS: dict[tuple[str, str, str], "Runner"] = {}  # (key, sha256, precision)
 INTER_OP_THREADS = 1  # the graph is a chain; compare with `python -m revive_core.bench --inter-op 2`
 PREFERRED_BATCH = 1  # tiles per call: 1, 2 and 4 measured the same CPU time; 1 needs the least memory
 
@@ -184,12 +184,15 @@ def entry_for(family: str, scale: int) -> WeightsEntry:
 
 
 def get_runner(family: str, scale: int, precision: str | None = None) -> Runner:
-    """The cached Runner for ``family`` at ``scale``; built and loaded on first use."""
+    """The cached Runner for ``family`` at ``scale``; built and loaded on first use, and again
+    when the manifest names new weights for it (another sha256, e.g. after ``train.export``)."""
     entry = entry_for(family, scale)
     resolved = resolve_precision(precision)
-    key = (entry.key, resolved)
+    key = (entry.key, entry.sha256, resolved)
     with _LOCK:
         runner = _RUNNERS.get(key)
         if runner is None:
+            for stale in [old for old in _RUNNERS if (old[0], old[2]) == (entry.key, resolved)]:
+                del _RUNNERS[stale]  # weights replaced since: free them
             runner = _RUNNERS[key] = Runner(entry, resolved)
     return runner

@@ -1,12 +1,13 @@
-"""Where shared research data lives (never inside the repository), and atomic writes of text files."""
+"""Where shared research data lives (never inside the repository), and atomic writes of files."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,23 +17,32 @@ def shared_root() -> Path:
     return Path(os.environ.get("REVIVE_SHARED", REPOSITORY_ROOT.parent / "shared"))
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, synced, then a rename:
-    readers see the old file or the whole new one, never part of it."""
+@contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffixes, so ``np.save`` and Keras accept it) to
+    write to; on success it is synced and renamed over ``path``, on error removed. Readers see the
+    old file or the whole new one, never part of it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part{''.join(path.suffixes[-2:])}")
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
+        yield temporary
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through ``replacing``."""
+    with replacing(path) as temporary:
+        temporary.write_bytes(data)
+    return Path(path)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

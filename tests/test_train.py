@@ -137,6 +137,42 @@ def test_exported_small_model_serves_the_cli(pairs: Path, tmp_path: Path, monkey
     assert report["model"] == "tiny" and report["output_size"] == [72, 60]
 
 
+def test_export_keeps_shipped_weights_that_measure_better(pairs: Path, tmp_path: Path, monkeypatch) -> None:
+    """A re-export that scores lower is refused and leaves file and entry as they were; --allow-worse ships it."""
+    import keras
+
+    benchmark = tmp_path / "shared" / "datasets" / "benchmark" / "Tiny"
+    benchmark.mkdir(parents=True)
+    for index in range(2):
+        Image.fromarray(synthetic_rgb(36, 48, 10 + index)).save(benchmark / f"t{index}.png")
+    monkeypatch.setenv("REVIVE_SHARED", str(tmp_path / "shared"))
+    weights = tmp_path / "weights"
+    monkeypatch.setenv("REVIVE_WEIGHTS_DIR", str(weights))
+    run_dir = tmp_path / "run"
+    assert fit.main(fit.parse_args(fit_args(pairs, run_dir, 2))) == 0
+    command = ["--key", "tiny-x23", "--family", "tiny", "--sets", "Tiny"]
+    assert export.main(export.parse_args(["--run-dir", str(run_dir)] + command)) == 0
+    shipped_manifest = (weights / "manifest.json").read_bytes()
+    shipped_weights = (weights / "tiny-x23.weights.h5").read_bytes()
+    measured = json.loads(shipped_manifest)["models"]["tiny-x23"]["measured"]["Tiny"]
+    assert set(measured) == {"x2", "x3"}
+
+    broken = tmp_path / "broken"  # the same run with every weight zeroed: a black picture
+    shutil.copytree(run_dir, broken)
+    model = keras.models.load_model(run_dir / "checkpoint.keras", compile=False)
+    model.set_weights([np.zeros_like(array) for array in model.get_weights()])
+    model.save_weights(broken / "ema.weights.h5")
+    assert export.main(export.parse_args(["--run-dir", str(broken)] + command)) == 1
+    assert (weights / "manifest.json").read_bytes() == shipped_manifest
+    assert (weights / "tiny-x23.weights.h5").read_bytes() == shipped_weights
+    assert sorted(path.name for path in weights.iterdir()) == ["manifest.json", "tiny-x23.weights.h5"]
+
+    assert export.main(export.parse_args(["--run-dir", str(broken), "--allow-worse"] + command)) == 0
+    entry = json.loads((weights / "manifest.json").read_text())["models"]["tiny-x23"]
+    assert entry["measured"]["Tiny"]["x2"]["psnr"] < measured["x2"]["psnr"]
+    assert (weights / "tiny-x23.weights.h5").read_bytes() != shipped_weights
+
+
 def test_tiny_revive_trains_on_damage_exports_and_repairs_at_scale_1(pairs: Path, tmp_path: Path, monkeypatch,
                                                                     capsys) -> None:
     """--degrade: on-the-fly damage, scale 1, a 2-channel (Y + strength) input, then --scale 1 --strength."""

@@ -1,6 +1,5 @@
 """Weights: local first, then the Hugging Face Hub (a pre-seeded offline cache), sha256 checked."""
 
-import json
 import os
 import shutil
 import subprocess

@@ -4,7 +4,10 @@
         --description "VDSR, 20 layers, one model for x2/x3/x4"
 
 The entry records the architecture and arguments, scales, sha256, the training config and
-command, the steps trained, and Set5/Set14 PSNR/SSIM measured through ``revive_core``.
+command, the steps trained, and Set5/Set14 PSNR/SSIM measured through ``revive_core``. Files are
+replaced atomically. When the key is already shipped with measured PSNR, the new weights must
+score at least as well on the same sets and scales (mean PSNR); otherwise the shipped file and
+entry are put back and the command exits with 1, unless ``--allow-worse``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,26 @@ def write_manifest(path: Path, manifest: dict) -> None:
     from revive_core.paths import write_text_atomic
 
     write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+
+
+def scores_of(entry: dict | None) -> dict[str, float]:
+    """The PSNRs a manifest entry is judged by: for the revive family its damaged-benchmark rows at
+    the suggested strength ("a/revive auto s/Set5", ...), for the others the clean ones ("Set5 x2")."""
+    if not entry:
+        return {}
+    if entry.get("family") == "revive" and entry.get("measured_degraded"):
+        return {key: value["psnr"] for key, value in entry["measured_degraded"].items()
+                if "/revive auto s/" in key and value}
+    return {f"{name} {scale}": value["psnr"] for name, scales in entry.get("measured", {}).items()
+            for scale, value in scales.items()}
+
+
+def install(source: Path, target: Path) -> None:
+    """Copy ``source`` over ``target`` atomically."""
+    from revive_core.paths import replacing
+
+    with replacing(target) as temporary:
+        shutil.copyfile(source, temporary)
 
 
 def fit_flags(config: dict) -> str:
@@ -70,9 +93,12 @@ def main(args: argparse.Namespace) -> int:
     directory = weights_dir()
     directory.mkdir(parents=True, exist_ok=True)
     file_name = f"{args.key}.weights.h5"
-    shutil.copyfile(run_dir / "ema.weights.h5", directory / file_name)
     manifest_path = directory / MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"format": 1, "models": {}}
+    shipped = manifest["models"].get(args.key)
+    shipped_file = directory / shipped["file"] if shipped else None
+    shipped_bytes = shipped_file.read_bytes() if shipped_file is not None and shipped_file.exists() else None
+    install(run_dir / "ema.weights.h5", directory / file_name)
     flags = fit_flags(config)
     entry = {
         "family": args.family,
@@ -116,6 +142,25 @@ def main(args: argparse.Namespace) -> int:
         _, raw = degraded_benchmark(degraded_folders, cases, None, with_vdsr=False)
         entry["measured_degraded"] = {key: {name: None if value is None else round(value, 4) for name, value in item.items()}
                                       for key, item in raw.items() if "/revive" in key}
+    new_scores, old_scores = scores_of(entry), scores_of(shipped)
+    compared = sorted(set(new_scores) & set(old_scores))
+    if compared:
+        new = sum(new_scores[key] for key in compared) / len(compared)
+        old = sum(old_scores[key] for key in compared) / len(compared)
+        LOGGER.info("%s: %.3f dB against %.3f for the shipped weights (mean over %s)", args.key, new, old,
+                    ", ".join(compared))
+        if new < old and not args.allow_worse:
+            if shipped_bytes is not None:
+                from revive_core.paths import write_bytes_atomic
+
+                write_bytes_atomic(shipped_file, shipped_bytes)
+            if shipped_file != directory / file_name:
+                (directory / file_name).unlink(missing_ok=True)
+            manifest["models"][args.key] = shipped
+            write_manifest(manifest_path, manifest)
+            LOGGER.error("%s: the run scores %.3f dB, below the %.3f of the shipped weights; kept those "
+                         "(pass --allow-worse to replace them)", args.key, new, old)
+            return 1
     write_manifest(manifest_path, manifest)
     LOGGER.info("exported %s (%d steps) to %s", args.key, state["step"], directory / file_name)
     return 0
@@ -129,6 +174,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--description", default="")
     parser.add_argument("--data", default="T91 + BSD200 + General100 (../shared/datasets/train), scale augmentation 1.0/0.8/0.6")
     parser.add_argument("--sets", nargs="+", default=["Set5", "Set14"])
+    parser.add_argument("--allow-worse", action="store_true",
+                        help="replace shipped weights even when the run measures a lower mean PSNR")
     return parser.parse_args(argv)
 
 

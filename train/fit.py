@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from revive_core._quiet import import_backend_quietly
-from revive_core.paths import write_text_atomic
+from revive_core.paths import replacing, write_text_atomic
 
 import_backend_quietly()
 
@@ -154,14 +153,12 @@ def log_scalars(writer, run_dir: Path, step: int, values: dict[str, float]) -> N
 
 def save_checkpoint(model, optimizer, run_dir: Path, step: int) -> None:
     """Atomically replace ``checkpoint.keras`` and ``ema.weights.h5``."""
-    temporary = run_dir / "checkpoint.tmp.keras"
-    model.save(temporary)
-    os.replace(temporary, run_dir / "checkpoint.keras")
+    with replacing(run_dir / "checkpoint.keras") as temporary:
+        model.save(temporary)
     ema_model = model.__class__.from_config(model.get_config())
     ema_model.set_weights(ema_weights(model, optimizer))
-    temporary = run_dir / "ema.tmp.weights.h5"
-    ema_model.save_weights(temporary)
-    os.replace(temporary, run_dir / "ema.weights.h5")
+    with replacing(run_dir / "ema.weights.h5") as temporary:
+        ema_model.save_weights(temporary)
     state = {"step": step, "time": time.time()}
     write_text_atomic(run_dir / "state.json", json.dumps(state))
 

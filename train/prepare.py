@@ -30,7 +30,7 @@ from PIL import Image
 
 from revive_core.colour import rgb_to_y
 from revive_core.models import usable_cores
-from revive_core.paths import write_text_atomic
+from revive_core.paths import replacing, write_text_atomic
 from revive_core.resize import imresize
 
 LOGGER = logging.getLogger("train.prepare")
@@ -57,9 +57,8 @@ def fetch_lsdir(destination: Path, repo_id: str, endpoint: str | None = None) ->
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
-    temporary = path.with_name(path.name + ".tmp.npy")
-    np.save(temporary, array)
-    os.replace(temporary, path)
+    with replacing(path) as temporary:
+        np.save(temporary, array)
 
 
 def upscaled_luminance(lr: np.ndarray, scale: int) -> np.ndarray:
