@@ -466,8 +466,8 @@ def machine_line() -> str:
     import cv2
     import tensorflow as tf
 
-    from revive_core.models import INTER_OP_THREADS, usable_cores
-    from revive_core.precision import cpu_has_bf16
+    from revive_core.models import INTER_OP_THREADS
+    from revive_core.precision import cpu_has_bf16, usable_cores
 
     inter = os.environ.get("REVIVE_INTER_OP_THREADS", INTER_OP_THREADS)
     return (f"{usable_cores()} cores ({platform.processor() or platform.machine()}), bf16 hardware: "

@@ -19,7 +19,7 @@ import numpy as np
 
 from revive_core.architectures import ARCHITECTURES
 from revive_core.errors import UsageError, WeightsError
-from revive_core.precision import dtype_policy, resolve_precision
+from revive_core.precision import dtype_policy, resolve_precision, usable_cores
 from revive_core.weights import WeightsEntry, locate, read_manifest
 
 LOGGER = logging.getLogger(__name__)
@@ -37,14 +37,6 @@ class ModelInfo:
     scales: tuple[int, ...]
     description: str
     entries: tuple[str, ...]
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def configure_threads(intra_op: int | None = None, inter_op: int | None = None) -> bool:

@@ -1,4 +1,5 @@
-"""Choose the compute precision: mixed bfloat16 where the CPU does bf16 in hardware, else float32.
+"""What this CPU can do: the compute precision (mixed bfloat16 where the CPU does bf16 in hardware,
+else float32) and the cores this process may use.
 
 ``REVIVE_PRECISION`` (or an explicit argument) = ``auto`` | ``bf16`` | ``fp32`` overrides.
 """
@@ -12,6 +13,14 @@ from pathlib import Path
 
 LOGGER = logging.getLogger(__name__)
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 @functools.lru_cache(maxsize=1)

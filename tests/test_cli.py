@@ -121,3 +121,17 @@ def test_ensemble_flag_runs_the_eight_pass_average(photos: Path, tmp_path: Path,
     with Image.open(plain) as first, Image.open(averaged) as second:
         assert first.size == second.size == (80, 60)
         assert first.tobytes() != second.tobytes()
+
+
+def test_package_and_data_preparation_import_without_keras(tmp_path: Path) -> None:
+    """``import revive_core`` and ``train.prepare`` stay light (no Keras/TensorFlow start-up, ~4 s and
+    hundreds of MB per worker); the first model-facing name loads the backend, quietly."""
+    script = ("import sys, revive_core, revive_core.resize, train.prepare\n"
+              "assert not {'keras', 'tensorflow'} & set(sys.modules), sorted({'keras', 'tensorflow'} & set(sys.modules))\n"
+              "assert revive_core.list_models() and 'keras' in sys.modules\n")
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment,
+                            cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""

@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import keras
 import numpy as np
+
+from revive_core._quiet import import_backend_quietly
+
+import_backend_quietly()
+
+import keras  # noqa: E402
 
 from revive_core.colour import rgb_to_y
 from revive_core.resize import imresize

@@ -29,8 +29,8 @@ import numpy as np
 from PIL import Image
 
 from revive_core.colour import rgb_to_y
-from revive_core.models import usable_cores
 from revive_core.paths import replacing, write_text_atomic
+from revive_core.precision import usable_cores
 from revive_core.resize import imresize
 
 LOGGER = logging.getLogger("train.prepare")

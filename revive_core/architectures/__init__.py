@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-import keras
+from revive_core._quiet import import_backend_quietly
 
-from revive_core.architectures.revive import alignment_revive, build_revive, receptive_radius_revive
+import_backend_quietly()  # before any family module imports keras: no C++ start-up lines on stderr
+
+import keras  # noqa: E402
+
+from revive_core.architectures.revive import alignment_revive, build_revive, receptive_radius_revive  # noqa: E402
 from revive_core.architectures.srcnn import build_srcnn, receptive_radius_srcnn
 from revive_core.architectures.vdsr import build_vdsr, receptive_radius_vdsr
 
