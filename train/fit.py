@@ -322,6 +322,7 @@ def main(args: argparse.Namespace) -> int:
         dataset(sampler, start_batch=step, workers=max(2, min(16, usable_cores())), processes=args.loader == "processes"),
         steps_per_epoch=args.chunk,
         epochs=-(-(args.steps - step) // args.chunk), verbose=0, callbacks=[monitor],
+        shuffle=False,  # batches are a pure function of (seed, index): nothing for Keras to shuffle
     )
     return 0
 
