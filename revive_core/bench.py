@@ -574,10 +574,11 @@ def main(args: argparse.Namespace) -> int:
             large_results.append(job(method, synthetic_scale, synthetic=list(args.large_size), bare=False, repeat=1))
 
     baselines = [r["baseline_rss_mb"] for r in main_results if "baseline_rss_mb" in r]
-    isolation = ("each run in a fresh process; peak RSS includes the Python + TensorFlow import"
+    isolation = ("each run in a fresh process; peak RSS includes Python and what the method imports "
+                 "(TensorFlow for the networks; bicubic and the OpenCV peers do not load it)"
                  if args.isolation == "process" else
                  "all runs in one process; peak RSS is each run's VmHWM after a reset (everything already loaded included)")
-    notes.append(f"Peak RSS: {isolation} (resident before the run: {min(baselines):.0f}–{max(baselines):.0f} MB)."
+    notes.append(f"Peak RSS: {isolation} (resident at the start: {min(baselines):.0f}–{max(baselines):.0f} MB)."
                  if baselines else f"Peak RSS: {isolation}.")
     notes.append(f"Speed: wall time per image after a warm-up on a small image, best of {args.repeat}; MP/s = output "
                  "megapixels per second. bare = the compiled network alone on the whole pre-upsampled image with its context; "
