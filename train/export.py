@@ -154,7 +154,7 @@ def main(args: argparse.Namespace) -> int:
                 from revive_core.paths import write_bytes_atomic
 
                 write_bytes_atomic(shipped_file, shipped_bytes)
-            if shipped_file != directory / file_name:
+            if shipped_bytes is None or shipped_file != directory / file_name:  # shipped from the Hub only
                 (directory / file_name).unlink(missing_ok=True)
             manifest["models"][args.key] = shipped
             write_manifest(manifest_path, manifest)
