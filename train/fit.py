@@ -257,9 +257,8 @@ def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.architectures import ARCHITECTURES, build
-    from revive_core.precision import usable_cores
     from revive_core.paths import shared_root
-    from revive_core.precision import dtype_policy, resolve_precision
+    from revive_core.precision import dtype_policy, resolve_precision, usable_cores
     from train.pipeline import PatchConfig, PatchSampler, dataset
 
     backend = keras.backend.backend()
