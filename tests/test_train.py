@@ -137,6 +137,27 @@ def test_exported_small_model_serves_the_cli(pairs: Path, tmp_path: Path, monkey
     assert report["model"] == "tiny" and report["output_size"] == [72, 60]
 
 
+def test_fine_tune_from_shipped_weights_records_the_run_that_made_them(pairs: Path, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    """Started from ``weights/`` (which its export overwrites), a fine-tune's recipe names the run instead."""
+    weights = tmp_path / "weights"
+    monkeypatch.setenv("REVIVE_WEIGHTS_DIR", str(weights))
+    first, second = tmp_path / "runs" / "first", tmp_path / "runs" / "second"
+    command = ["--key", "tiny-x23", "--family", "tiny", "--sets", "none"]
+    assert fit.main(fit.parse_args(fit_args(pairs, first, 2))) == 0
+    assert export.main(export.parse_args(["--run-dir", str(first)] + command)) == 0
+    shipped = weights / "tiny-x23.weights.h5"
+    assert fit.main(fit.parse_args(fit_args(pairs, second, 2) + ["--init-weights", str(shipped)])) == 0
+    from revive_core.weights import sha256_of
+
+    assert json.loads((second / "config.json").read_text())["init_sha256"] == sha256_of(shipped)
+    assert export.main(export.parse_args(["--run-dir", str(second)] + command)) == 0
+    recipe = json.loads((weights / "manifest.json").read_text())["models"]["tiny-x23"]["recipe"]
+    assert f"--init-weights {first / 'ema.weights.h5'}" in recipe["command"] and "sha256" not in recipe["command"]
+    assert f"--run-dir {first}" in recipe["initialised_from"]["command"]
+    assert recipe["initialised_from"]["steps_trained"] == 2
+
+
 def test_export_keeps_shipped_weights_that_measure_better(pairs: Path, tmp_path: Path, monkeypatch) -> None:
     """A re-export that scores lower is refused and leaves file and entry as they were; --allow-worse ships it."""
     import keras

@@ -53,11 +53,34 @@ def fit_flags(config: dict) -> str:
     """The ``train.fit`` command-line flags that reproduce a run's saved ``config.json``."""
     words: list[str] = []
     for name, value in config.items():
-        if value is None or name in {"resolved_precision", "config"}:
+        if value is None or name in {"resolved_precision", "config", "init_sha256"}:
             continue
         words.append(f"--{name.replace('_', '-')}")
         words.extend(map(str, value) if isinstance(value, list) else [str(value)])
     return shlex.join(words)
+
+
+def reproducible_init(config: dict, run_dir: Path) -> dict:
+    """``config`` with ``init_weights`` pointing at a run's EMA file when it named other bytes.
+
+    A fine-tune started from the shipped ``weights/`` file records that path, which this export
+    overwrites, so neither the recorded command nor the chain of runs would reproduce it. The
+    run beside ``run_dir`` whose ``ema.weights.h5`` has the sha256 ``train.fit`` recorded at the
+    start (``init_sha256``) made those bytes; its path replaces the shipped one.
+    """
+    init, digest = config.get("init_weights"), config.get("init_sha256")
+    if not init or (Path(init).parent / "config.json").exists():
+        return config  # no fine-tune, or one from a run folder: the chain is already explicit
+    from revive_core.weights import sha256_of
+
+    if digest:
+        for candidate in sorted(run_dir.parent.glob("*/ema.weights.h5")):
+            if candidate.parent.resolve() != run_dir.resolve() and sha256_of(candidate) == digest:
+                LOGGER.info("%s started from %s, the weights of %s", run_dir, init, candidate.parent)
+                return {**config, "init_weights": str(candidate)}
+    LOGGER.warning("%s started from %s, which no run beside it made; its recorded command needs that file",
+                   run_dir, init)
+    return config
 
 
 def initialised_from(config: dict, depth: int = 0) -> dict | None:
@@ -88,7 +111,7 @@ def main(args: argparse.Namespace) -> int:
     from train.evaluate import score_images
 
     run_dir = Path(args.run_dir)
-    config = json.loads((run_dir / "config.json").read_text())
+    config = reproducible_init(json.loads((run_dir / "config.json").read_text()), run_dir)
     state = json.loads((run_dir / "state.json").read_text())
     directory = weights_dir()
     directory.mkdir(parents=True, exist_ok=True)

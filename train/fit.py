@@ -254,6 +254,22 @@ def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str
                 ", ".join(kept) or "none")
 
 
+def init_digest(args: argparse.Namespace, run_dir: Path, resuming: bool) -> str | None:
+    """sha256 of the ``--init-weights`` file as it was when the run started, or None.
+
+    Recorded so that ``train.export`` can name the run that made those bytes when they were the
+    shipped ``weights/`` file, which a later export replaces. A resumed run keeps its first record.
+    """
+    if not args.init_weights:
+        return None
+    previous = run_dir / "config.json"
+    if resuming and previous.exists():
+        return json.loads(previous.read_text()).get("init_sha256")
+    from revive_core.weights import sha256_of
+
+    return sha256_of(Path(args.init_weights))
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.architectures import ARCHITECTURES, build
@@ -271,12 +287,13 @@ def main(args: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     device = accelerator()
     precision = resolve_precision(args.precision, accelerator=device)
+    checkpoint = run_dir / "checkpoint.keras"
     config = {key: value for key, value in vars(args).items() if key != "config"}
     config["resolved_precision"] = precision
+    config["init_sha256"] = init_digest(args, run_dir, resuming=checkpoint.exists())
     write_text_atomic(run_dir / "config.json", json.dumps(config, indent=2))
 
     arch_args = json.loads(args.arch_args)
-    checkpoint = run_dir / "checkpoint.keras"
     keras.utils.set_random_seed(args.seed)  # initial weights are a function of the seed
     if checkpoint.exists():
         model = keras.models.load_model(checkpoint, compile=True)
