@@ -157,6 +157,14 @@ def test_fine_tune_from_shipped_weights_records_the_run_that_made_them(pairs: Pa
     assert f"--run-dir {first}" in recipe["initialised_from"]["command"]
     assert recipe["initialised_from"]["steps_trained"] == 2
 
+    third = tmp_path / "runs" / "third"  # from second's folder: the chain's middle link started from weights/
+    assert fit.main(fit.parse_args(fit_args(pairs, third, 2) + ["--init-weights", str(second / "ema.weights.h5")])) == 0
+    assert export.main(export.parse_args(["--run-dir", str(third)] + command)) == 0
+    recipe = json.loads((weights / "manifest.json").read_text())["models"]["tiny-x23"]["recipe"]
+    assert f"--run-dir {second}" in recipe["initialised_from"]["command"]
+    assert f"--init-weights {first / 'ema.weights.h5'}" in recipe["initialised_from"]["command"]
+    assert f"--run-dir {first}" in recipe["initialised_from"]["initialised_from"]["command"]
+
 
 def test_export_keeps_shipped_weights_that_measure_better(pairs: Path, tmp_path: Path, monkeypatch) -> None:
     """A re-export that scores lower is refused and leaves file and entry as they were; --allow-worse ships it."""

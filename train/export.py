@@ -87,12 +87,13 @@ def initialised_from(config: dict, depth: int = 0) -> dict | None:
     """The run a fine-tune started from (``--init-weights``), recursively, or None.
 
     Each level holds that run's ``command``, ``steps_trained`` and ``steps_planned`` and, if it was
-    a fine-tune too, its own ``initialised_from``; runs whose folder is gone end the chain.
+    a fine-tune too, its own ``initialised_from``; runs whose folder is gone end the chain. A level
+    that started from the shipped file names the run that made those bytes (``reproducible_init``).
     """
     init_dir = Path(config["init_weights"]).parent if config.get("init_weights") else None
     if init_dir is None or depth > 16 or not (init_dir / "config.json").exists() or not (init_dir / "state.json").exists():
         return None
-    init_config = json.loads((init_dir / "config.json").read_text())
+    init_config = reproducible_init(json.loads((init_dir / "config.json").read_text()), init_dir)
     origin = {
         "command": f"python -m train.fit {fit_flags(init_config)}",
         "steps_trained": json.loads((init_dir / "state.json").read_text())["step"],
