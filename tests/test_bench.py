@@ -135,6 +135,26 @@ def test_worker_process_reports_its_own_peak(photos: Path) -> None:
     assert result["peak_rss_mb"] >= result["baseline_rss_mb"] > 10
 
 
+def test_end_to_end_and_bare_timings_alternate(photos: Path) -> None:
+    """On a shared machine speed drifts: the bare timings sit between the end-to-end ones, not after them."""
+    calls: list[str] = []
+
+    def upscaler(lr: np.ndarray) -> np.ndarray:
+        calls.append("e2e")
+        return imresize(lr, 2)
+
+    def bare_timer(lr: np.ndarray) -> tuple[float, int]:
+        calls.append("bare")
+        return 0.5, lr.shape[0] * lr.shape[1] * 4
+
+    result = bench.run_synthetic(upscaler, bare_timer, 40, 30, repeat=3)
+    assert calls == ["e2e", "bare"] * 3
+    assert result["bare_megapixels_per_second"] == pytest.approx(80 * 60 / 0.5 / 1e6)
+    calls.clear()
+    result = bench.run_folder(upscaler, bare_timer, 2, photos, limit=2, repeat=2)
+    assert calls == ["e2e", "bare"] * 4 and len(result["images"]) == 2
+
+
 def test_peers_are_skipped_with_a_note_without_contrib(monkeypatch: pytest.MonkeyPatch) -> None:
     import cv2
 

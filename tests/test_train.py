@@ -259,6 +259,34 @@ def test_tiny_revive_trains_on_damage_exports_and_repairs_at_scale_1(pairs: Path
     assert json.loads(capsys.readouterr().out)[0]["model"] == "revive"  # Auto: the only model serving x1
 
 
+@pytest.mark.parametrize("arch, small_args, wide_args", [
+    ("revive", {"filters": 8, "blocks": 2}, {"filters": 12, "blocks": 2}),
+    ("vdsr", {"filters": 6, "depth": 4}, {"filters": 10, "depth": 4}),
+])
+def test_widening_a_network_keeps_what_it_computes(tmp_path: Path, arch: str, small_args: dict, wide_args: dict) -> None:
+    """--init-weights from a narrower run: the old channels in front, the new ones cannot change the output."""
+    from revive_core.architectures import build
+
+    small = build(arch, **small_args)
+    rng = np.random.default_rng(3)  # non-trivial weights everywhere, biases included
+    small.set_weights([rng.normal(0.0, 0.3, array.shape).astype(np.float32) for array in small.get_weights()])
+    run = tmp_path / "narrow"
+    run.mkdir()
+    small.save_weights(run / "ema.weights.h5")
+    (run / "config.json").write_text(json.dumps({"arch": arch, "arch_args": json.dumps(small_args)}))
+    wide = build(arch, **wide_args)
+    fit.initialise(wide, run / "ema.weights.h5", arch, wide_args)
+
+    picture = rng.random((1, 20, 22, small.input_shape[-1]), dtype=np.float32)
+    expected = small.predict(picture, verbose=0)
+    np.testing.assert_allclose(wide.predict(picture, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    first = next(layer for layer in wide.layers if layer.weights)
+    assert np.abs(first.get_weights()[0][..., small_args["filters"]:]).max() > 0  # the new channels are live
+    with pytest.raises(ValueError, match="cannot grow"):  # narrowing would drop trained channels
+        fit.initialise(build(arch, **{**small_args, "filters": 4}), run / "ema.weights.h5", arch,
+                       {**small_args, "filters": 4})
+
+
 def test_vdsr_baseline_trains_on_damage_and_runs_are_scored_side_by_side(pairs: Path, tmp_path: Path, capsys) -> None:
     """The VDSR-style baseline (conditioned VDSR) trains with --degrade; --runs scores runs on the damaged sets."""
     from revive_core.architectures.revive import macs_per_pixel

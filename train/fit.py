@@ -24,6 +24,7 @@ from revive_core.paths import replacing, write_text_atomic
 import_backend_quietly()
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 LOGGER = logging.getLogger("train.fit")
 
@@ -98,7 +99,6 @@ def ema_weights(model, optimizer) -> list:
 def validate(model, context: int, folder: Path, scales: list[int]) -> dict[int, float]:
     """Mean Y-PSNR on ``folder`` (standard protocol) per scale; ``model`` is a "valid" network
     run the way inference runs it (mirrored context of ``context`` pixels, one tile)."""
-    import numpy as np
     from PIL import Image
 
     from revive_core.colour import rgb_to_y
@@ -221,13 +221,38 @@ def accelerator() -> str | None:
     return "gpu" if jax.default_backend() == "gpu" else None
 
 
+def widen(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``new`` (a layer's freshly initialised array) holding ``old`` in its leading slice.
+
+    For a convolution kernel (height, width, inputs, outputs) the added inputs feed the old outputs
+    with zero weights, so the old channels compute what they did, whatever the new ones hold; the
+    new outputs keep their initialisation (and the next layer ignores them until trained). Biases
+    and other arrays just get the old values in front. Equal shapes return ``old``.
+
+    Raises:
+        ValueError: ``new`` is smaller in some dimension, or a kernel's spatial size differs.
+    """
+    if old.shape == new.shape:
+        return old
+    if old.ndim != new.ndim or any(before > after for before, after in zip(old.shape, new.shape)) or (
+            old.ndim == 4 and old.shape[:2] != new.shape[:2]):
+        raise ValueError(f"shape {old.shape} does not fit in {new.shape}")
+    grown = np.array(new, copy=True)
+    if old.ndim == 4:
+        grown[..., : old.shape[3]] = 0.0
+    grown[tuple(slice(0, size) for size in old.shape)] = old
+    return grown
+
+
 def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str, Any]) -> None:
     """Load ``weights`` (a run's ``.weights.h5``) into ``model`` before training.
 
     When the run that wrote them (``config.json`` beside the file) used other architecture
-    arguments, e.g. fewer residual blocks, the network is grown: layers are copied by name where
-    the shapes match and the rest keep their initialisation (revive's new residual blocks start
-    near the identity, so the grown network starts close to the old one).
+    arguments, e.g. fewer residual blocks or filters, the network is grown: layers are copied by
+    name and the rest keep their initialisation (revive's new residual blocks start near the
+    identity, so the grown network starts close to the old one). A wider layer gets the old
+    weights in its leading channels (``widen``), so widening alone computes exactly what the old
+    network did.
     """
     from revive_core.architectures import build
 
@@ -246,9 +271,11 @@ def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str
         if origin is None:
             kept.append(layer.name)
             continue
-        if [tuple(w.shape) for w in origin.weights] != [tuple(w.shape) for w in layer.weights]:
-            raise ValueError(f"cannot grow {layer.name}: shapes differ between {source_args} and {arch_args}")
-        layer.set_weights(origin.get_weights())
+        try:
+            layer.set_weights([widen(before, after) for before, after in
+                               zip(origin.get_weights(), layer.get_weights(), strict=True)])
+        except ValueError as error:
+            raise ValueError(f"cannot grow {layer.name} from {source_args} to {arch_args}: {error}") from None
         copied.append(layer.name)
     LOGGER.info("initialised from %s (arguments %s): %d layers copied, new: %s", weights, source_args, len(copied),
                 ", ".join(kept) or "none")
