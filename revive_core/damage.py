@@ -109,14 +109,29 @@ def _block_noise(channel: np.ndarray) -> np.ndarray:
     return sigmas[usable] if usable.any() else sigmas
 
 
-def estimate_noise(pixels: np.ndarray) -> float:
-    """Noise sigma (8-bit levels, per channel) of (H, W[, C]) uint8/uint16 pixels; see the module text."""
-    image = eight_bit_levels(pixels)
+def _measured_crops(pixels: np.ndarray) -> list[np.ndarray]:
+    """``_crops`` of (H, W[, C]) pixels, each converted by ``eight_bit_levels`` to (h, w, 1 or 3) float32.
+
+    Cropped before converting, so a large photo is never copied whole (a 12 MP one would take
+    144 MB as float32; the crops take at most ``MAX_PIXELS`` x 12 bytes).
+    """
+    array = np.asarray(pixels)
+    if array.ndim not in (2, 3):
+        raise ValueError(f"expected (height, width[, 1-4 channels]), got {array.shape}")
+    return [eight_bit_levels(crop) for crop in _crops(array)]
+
+
+def _noise_of(crops: list[np.ndarray]) -> float:
     estimates = []
-    for channel in range(image.shape[2]):
-        values = np.concatenate([_block_noise(np.ascontiguousarray(crop[..., channel])) for crop in _crops(image)])
+    for channel in range(crops[0].shape[2]):
+        values = np.concatenate([_block_noise(np.ascontiguousarray(crop[..., channel])) for crop in crops])
         estimates.append(float(np.percentile(values, NOISE_PERCENTILE)) * NOISE_CALIBRATION)
     return float(np.median(estimates))
+
+
+def estimate_noise(pixels: np.ndarray) -> float:
+    """Noise sigma (8-bit levels, per channel) of (H, W[, C]) uint8/uint16 pixels; see the module text."""
+    return _noise_of(_measured_crops(pixels))
 
 
 def _phase_profile(luminance: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -162,9 +177,12 @@ def estimate_blockiness(pixels: np.ndarray) -> tuple[float, tuple[int, int]]:
     Horizontal and vertical steps are measured separately (a cropped JPEG's grid can be shifted
     differently in x and y) and their best-phase ratios averaged; about 1.0 when no grid shows.
     """
-    image = eight_bit_levels(pixels)
+    return _blockiness_of(_measured_crops(pixels))
+
+
+def _blockiness_of(crops: list[np.ndarray]) -> tuple[float, tuple[int, int]]:
     profiles = [[np.zeros(8), np.zeros(8)], [np.zeros(8), np.zeros(8)]]
-    for crop in _crops(image):
+    for crop in crops:
         luminance = np.ascontiguousarray(crop[..., 0]) if crop.shape[2] == 1 else crop @ JFIF_LUMA
         for axis in (0, 1):
             steps, counts = _phase_profile(luminance, axis)
@@ -215,10 +233,11 @@ def estimate_damage(pixels: np.ndarray) -> DamageEstimate:
         quality at most ``JPEG_DAMAGE_QUALITY`` (read from its quantisation steps; when they are not
         found, blockiness > ``BLOCKINESS_THRESHOLD``), and ``reason`` says which, with the numbers.
     """
-    image = eight_bit_levels(pixels)  # converted once; the three estimators take it as it is
-    noise_sigma = estimate_noise(image)
-    blockiness, phases = estimate_blockiness(image)
-    quantised, grid = estimate_jpeg_quality(image)
+    crops = _measured_crops(pixels)  # converted once for the noise and blockiness estimators
+    noise_sigma = _noise_of(crops)
+    blockiness, phases = _blockiness_of(crops)
+    del crops
+    quantised, grid = estimate_jpeg_quality(pixels)  # reads (and converts) its own central region
     if quantised is not None:  # the steps prove a JPEG and give its quality; blockiness is only a guess
         quality: float | None = quantised if quantised <= JPEG_DAMAGE_QUALITY else None
         blocky = quality is not None

@@ -71,6 +71,22 @@ _TABLES = [ijg_table(quality) for quality in range(1, 101)]
 _IJG_TABLES = np.stack([table.reshape(-1)[_QUALITY_ZIGZAG] for table in _TABLES + [table.T for table in _TABLES]]).astype(np.float32)
 
 
+def _distinct_steps(tables: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (coefficient, step) pairs of (T, K) tables: (P,) coefficient, (P,) step, and
+    (T, K) the pair each table entry is. Many qualities share a step at a coefficient, so testing
+    each pair once is 2.5x less work than testing every table (5,400 entries, 2,148 pairs)."""
+    columns, steps, index = [], [], np.empty(tables.shape, np.int64)
+    for column in range(tables.shape[1]):
+        distinct, inverse = np.unique(tables[:, column], return_inverse=True)
+        index[:, column] = len(steps) + inverse.reshape(-1)
+        columns += [column] * len(distinct)
+        steps += list(distinct)
+    return np.array(columns), np.array(steps, np.float32), index
+
+
+_PAIR_COLUMNS, _PAIR_STEPS, _PAIR_INDEX = _distinct_steps(_IJG_TABLES)
+
+
 def _blocks(luminance: np.ndarray, unclipped: np.ndarray, top: int, left: int, limit: int) -> np.ndarray:
     """(N, 64) float64: at most ``limit`` evenly spread unclipped 8x8 blocks of ``luminance``
     (0..255) on the grid starting at (top, left), flattened row-major, minus JPEG's level shift 128."""
@@ -99,14 +115,14 @@ def _quality_evidence(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     that happens with probability p = 2 tol / t, for the right table about 0.9 of the time. This
     ranks the tables (and prefers the coarsest that fits); ``_grid_contrast`` then tests the winner.
     """
-    steps = _IJG_TABLES[:, None, :]  # (200, 1, K)
     chance = 2.0 * QUANTISATION_TOLERANCE / _IJG_TABLES  # (200, K)
     usable = (_IJG_TABLES >= 3) & (chance <= 0.8)
-    values = coefficients.astype(np.float32)[None]  # (1, N, K)
-    nonzero = np.abs(values) >= steps / 2.0
-    on_grid = nonzero & (np.abs(values - steps * np.round(values / steps)) <= QUANTISATION_TOLERANCE)
-    hits = np.where(usable, on_grid.sum(axis=1), 0)  # (200, K)
-    total = np.where(usable, nonzero.sum(axis=1), 0)
+    # Each distinct (coefficient, step) pair is tested once, then read by every table that has it.
+    values = coefficients.astype(np.float32)[:, _PAIR_COLUMNS]  # (N, P)
+    nonzero = np.abs(values) >= _PAIR_STEPS / 2.0
+    on_grid = nonzero & (np.abs(values - _PAIR_STEPS * np.round(values / _PAIR_STEPS)) <= QUANTISATION_TOLERANCE)
+    hits = np.where(usable, on_grid.sum(axis=0)[_PAIR_INDEX], 0)  # (200, K)
+    total = np.where(usable, nonzero.sum(axis=0)[_PAIR_INDEX], 0)
     chance = np.clip(chance, 1e-6, 0.8)
     evidence = np.sum(hits * np.log(0.9 / chance) + (total - hits) * np.log(0.1 / (1.0 - chance)), axis=1)
     fit_share = hits.sum(axis=1) / np.maximum(1, total.sum(axis=1))
@@ -134,13 +150,16 @@ def estimate_jpeg_quality(pixels: np.ndarray) -> tuple[float | None, tuple[int, 
     coefficients do not sit on any IJG table's steps (not a JPEG, or resized/noised since, or
     quality above ~95, where the steps are too fine to tell). See the module text.
     """
-    image = eight_bit_levels(pixels)
+    array = np.asarray(pixels)
+    if array.ndim not in (2, 3):
+        raise ValueError(f"expected (height, width[, 1-4 channels]), got {array.shape}")
+    # A central region of at most 1024 x 1024 keeps the cost and memory bounded (it is cut out
+    # before any conversion); its corner stays on the 8-grid.
+    top = max(0, (array.shape[0] - 1024) // 16 * 8)
+    left = max(0, (array.shape[1] - 1024) // 16 * 8)
+    image = eight_bit_levels(array[top : top + 1024, left : left + 1024])
     luminance = image[..., 0].astype(np.float64) if image.shape[2] == 1 else image.astype(np.float64) @ JFIF_LUMA.astype(np.float64)
     unclipped = ((image > 0) & (image < 255)).all(axis=2)
-    # A central region of at most 1024 x 1024 keeps the cost bounded; its corner stays on the 8-grid.
-    top = max(0, (luminance.shape[0] - 1024) // 16 * 8)
-    left = max(0, (luminance.shape[1] - 1024) // 16 * 8)
-    luminance, unclipped = luminance[top : top + 1024, left : left + 1024], unclipped[top : top + 1024, left : left + 1024]
     if min(luminance.shape) < 16:
         return None, (0, 0)
     found = _quality_at(luminance, unclipped, 0, 0)
