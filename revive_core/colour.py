@@ -39,14 +39,23 @@ def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     return (ycbcr - _OFFSET.astype(dtype)) @ matrix.T
 
 
+def image_array(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` as an (H, W) or (H, W, C) array (not copied), or ValueError: what slicing by rows and
+    columns needs before ``eight_bit_levels`` converts the part that is read."""
+    array = np.asarray(pixels)
+    if array.ndim not in (2, 3):
+        raise ValueError(f"expected (height, width[, 1-4 channels]), got {array.shape}")
+    return array
+
+
 def eight_bit_levels(pixels: np.ndarray) -> np.ndarray:
     """(H, W[, C]) uint8/uint16/float 0..255 -> (H, W, 1 or 3) float32 on 0..255 (alpha dropped;
     16-bit scaled and rounded to 8-bit levels, as the photo would have been saved in 8 bits).
     Idempotent: its own output comes back as it is, not copied."""
-    array = np.asarray(pixels)
+    array = image_array(pixels)
     if array.ndim == 2:
         array = array[..., None]
-    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+    if array.shape[2] not in (1, 2, 3, 4):
         raise ValueError(f"expected (height, width[, 1-4 channels]), got {array.shape}")
     colour = 3 if array.shape[2] >= 3 else 1
     array = array[..., :colour]

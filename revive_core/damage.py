@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from revive_core.colour import eight_bit_levels
+from revive_core.colour import eight_bit_levels, image_array
 from revive_core.jpeg import JFIF_LUMA, estimate_jpeg_quality
 
 LOGGER = logging.getLogger(__name__)
@@ -115,10 +115,7 @@ def _measured_crops(pixels: np.ndarray) -> list[np.ndarray]:
     Cropped before converting, so a large photo is never copied whole (a 12 MP one would take
     144 MB as float32; the crops take at most ``MAX_PIXELS`` x 12 bytes).
     """
-    array = np.asarray(pixels)
-    if array.ndim not in (2, 3):
-        raise ValueError(f"expected (height, width[, 1-4 channels]), got {array.shape}")
-    return [eight_bit_levels(crop) for crop in _crops(array)]
+    return [eight_bit_levels(crop) for crop in _crops(image_array(pixels))]
 
 
 def _noise_of(crops: list[np.ndarray]) -> float:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from revive_core.colour import eight_bit_levels
+from revive_core.colour import eight_bit_levels, image_array
 
 JFIF_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # JPEG's luminance weights, as libjpeg computes it
 QUANTISATION_BLOCKS = 768  # at most this many 8x8 blocks (evenly spread) are read for the quality
@@ -150,9 +150,7 @@ def estimate_jpeg_quality(pixels: np.ndarray) -> tuple[float | None, tuple[int, 
     coefficients do not sit on any IJG table's steps (not a JPEG, or resized/noised since, or
     quality above ~95, where the steps are too fine to tell). See the module text.
     """
-    array = np.asarray(pixels)
-    if array.ndim not in (2, 3):
-        raise ValueError(f"expected (height, width[, 1-4 channels]), got {array.shape}")
+    array = image_array(pixels)
     # A central region of at most 1024 x 1024 keeps the cost and memory bounded (it is cut out
     # before any conversion); its corner stays on the 8-grid.
     top = max(0, (array.shape[0] - 1024) // 16 * 8)
