@@ -85,12 +85,14 @@ def test_no_manifest_means_no_models_and_a_clear_refusal(tmp_path: Path, monkeyp
 
 
 def test_the_most_specialised_entry_serves_each_scale() -> None:
-    """revive ships an x1/x2 specialist beside the x1-x4 model: x1 and x2 get the specialist."""
+    """revive ships specialists beside the x1-x4 model: x1 gets the x1/x2 one, x2 its own, x3/x4 the x1-x4 one."""
     from revive_core.models import entry_for
 
     entries = read_manifest()
-    if not {"revive-x12", "revive-x1234"} <= set(entries):
-        pytest.skip("the shipped revive pair is not installed")
-    assert entry_for("revive", 1).key == entry_for("revive", 2).key == "revive-x12"
+    if not {"revive-x12", "revive-x2", "revive-x1234"} <= set(entries):
+        pytest.skip("the shipped revive models are not installed")
+    assert entry_for("revive", 1).key == "revive-x12"
+    assert entry_for("revive", 2).key == "revive-x2"
     assert entry_for("revive", 3).key == entry_for("revive", 4).key == "revive-x1234"
+    assert entries["revive-x2"].scales == (2,)
     assert entries["revive-x12"].arguments["blocks"] > entries["revive-x1234"].arguments["blocks"]
