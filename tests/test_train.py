@@ -314,6 +314,25 @@ def test_vdsr_baseline_trains_on_damage_and_runs_are_scored_side_by_side(pairs: 
     trained = json.loads(output.read_text())["vdsr_baseline"]
     assert trained["raw_weights"] and set(trained["psnr"]) == set(scores) and trained["psnr"] != scores
 
+    # --grid: the same runs over clean-to-heavy damage; a copy of a run scores the same, change +0.000.
+    shutil.copytree(run_dir, tmp_path / "copy")
+    assert evaluate_degraded.main(evaluate_degraded.parse_args([
+        "--runs", str(run_dir), str(tmp_path / "copy"), "--sets", str(benchmark), "--grid", "--json", str(output)])) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    grid = json.loads(output.read_text())
+    labels = [entry[0] for entry in evaluate_degraded.DAMAGE_GRID]
+    assert list(grid) == ["vdsr_baseline", "copy"] and grid["copy"] == grid["vdsr_baseline"]
+    assert list(grid["copy"]) == [f"benchmark/{label}" for label in labels]
+    assert all(10 < value < 60 for value in grid["copy"].values())
+    image = synthetic_rgb(49, 64, 7)  # the grid's inputs: cropped to the scale, fixed, and damaged as labelled
+    clean, undamaged = evaluate_degraded.grid_damage(image, "b.png", 2, 0.0, None)
+    assert clean.shape == (48, 64, 3) and np.array_equal(undamaged, imresize(clean, 1 / 2))
+    heavy = evaluate_degraded.grid_damage(image, "b.png", 2, 15.0, 25)[1]
+    assert np.array_equal(heavy, evaluate_degraded.grid_damage(image, "b.png", 2, 15.0, 25)[1])
+    assert np.abs(heavy.astype(float) - undamaged).mean() > 5
+    assert lines[-len(labels) - 2].startswith("| set | damage (x2) | vdsr_baseline | copy | change |")
+    assert all(line.endswith("| +0.000 |") for line in lines[-len(labels):])
+
 
 def test_throughput_counts_flops_from_real_shapes(capsys) -> None:
     from revive_core.architectures import build

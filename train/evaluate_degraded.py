@@ -5,6 +5,7 @@
     python -m train.evaluate_degraded --damage                # damage-estimator numbers instead
     python -m train.evaluate_degraded --sweep                 # revive strength sweep (monotonicity)
     python -m train.evaluate_degraded --calibrate --sets ../shared/datasets/train/General100   # strength gains
+    python -m train.evaluate_degraded --runs runs/A runs/B --grid  # runs side by side over a damage grid
 
 Cases (``train.degrade.BENCHMARK_CASES``): (a) x2 MATLAB-bicubic down + Gaussian colour noise
 sigma 8 + JPEG q40; (b) x1 JPEG q30; (c) x1 Gaussian colour noise sigma 15; (d) like (a) at x4.
@@ -34,6 +35,13 @@ import numpy as np
 LOGGER = logging.getLogger("train.evaluate_degraded")
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".tif", ".tiff"}
 SWEEP_STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# (label, Gaussian colour noise sigma in 8-bit levels, JPEG quality or None, strength): damage from none
+# to heavy around the fixed cases, so that a run is judged across damage and not on one case alone.
+DAMAGE_GRID: tuple[tuple[str, float, int | None, float], ...] = (
+    ("clean, s=0", 0.0, None, 0.0), ("clean, s=1", 0.0, None, 1.0), ("noise 3 + q80", 3.0, 80, 1.0),
+    ("noise 8 + q40", 8.0, 40, 1.0), ("noise 15 + q25", 15.0, 25, 1.0), ("q50", 0.0, 50, 1.0),
+    ("noise 12", 12.0, None, 1.0), ("noise 5 + q60, s=0.6", 5.0, 60, 0.6),
+)
 
 Chain = Callable[[np.ndarray, int], np.ndarray]
 
@@ -452,6 +460,23 @@ def calibrate_strength(folders: list[Path], cases: list[str], precision: str | N
     return "\n".join(rows), {f"{noise}/{jpeg}": values for (noise, jpeg), values in results.items()}
 
 
+def load_run(run: Path, raw_weights: bool = False) -> tuple[object, int, dict, int]:
+    """(valid-padded model with the run's EMA or raw weights, context pixels, config, steps) of a run."""
+    import keras
+
+    from revive_core.architectures import ARCHITECTURES, build
+
+    config = json.loads((run / "config.json").read_text())
+    arch_args = json.loads(config.get("arch_args", "{}"))
+    model = build(config["arch"], padding="valid", **arch_args)
+    if raw_weights:
+        model.set_weights(keras.models.load_model(run / "checkpoint.keras", compile=False).get_weights())
+    else:
+        model.load_weights(run / "ema.weights.h5")
+    context = ARCHITECTURES[config["arch"]].receptive_radius(**arch_args)
+    return model, context, config, int(json.loads((run / "state.json").read_text())["step"])
+
+
 def run_report(folders: list[Path], cases: list[str], runs: list[Path], raw_weights: bool = False) -> tuple[str, dict]:
     """Y-PSNR of training runs' EMA weights (``train.fit --degrade``) on the damaged sets at strength 1.
 
@@ -460,9 +485,6 @@ def run_report(folders: list[Path], cases: list[str], runs: list[Path], raw_weig
     ``raw_weights``: the trained weights of ``checkpoint.keras`` instead of their moving average,
     which after a short run still holds much of the initialisation (0.999**1000 = 37 %).
     """
-    import keras
-
-    from revive_core.architectures import ARCHITECTURES, build
     from revive_core.architectures.revive import macs_per_pixel
     from train.degrade import BENCHMARK_CASES
 
@@ -470,15 +492,8 @@ def run_report(folders: list[Path], cases: list[str], runs: list[Path], raw_weig
         f"({case}) {folder.name}" for case in cases for folder in folders) + " |"
     rows, raw = [header, "|---|---|---|---|" + "---|" * (len(cases) * len(folders))], {}
     for run in runs:
-        config = json.loads((run / "config.json").read_text())
+        model, context, config, steps = load_run(run, raw_weights)
         arch_args = json.loads(config.get("arch_args", "{}"))
-        model = build(config["arch"], padding="valid", **arch_args)
-        if raw_weights:
-            model.set_weights(keras.models.load_model(run / "checkpoint.keras", compile=False).get_weights())
-        else:
-            model.load_weights(run / "ema.weights.h5")
-        context = ARCHITECTURES[config["arch"]].receptive_radius(**arch_args)
-        steps = json.loads((run / "state.json").read_text())["step"]
         macs = macs_per_pixel(config["arch"], **arch_args)
         scales = sorted({BENCHMARK_CASES[case].scale for case in cases} & set(config["scales"]))
         scores = {f"{case}/{folder.name}": value for folder in folders
@@ -492,6 +507,62 @@ def run_report(folders: list[Path], cases: list[str], runs: list[Path], raw_weig
     return "\n".join(rows), raw
 
 
+def grid_damage(image: np.ndarray, name: str, scale: int, sigma: float, quality: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(clean, damaged) uint8 for ``DAMAGE_GRID``: MATLAB-bicubic 1/``scale``, then colour noise, then JPEG.
+
+    The noise seed is CRC-32 of ("grid/<sigma>", ``name``), so every input is fixed; sides are cropped
+    to multiples of ``scale``.
+    """
+    from train.degrade import add_gaussian_noise, downscale, image_seed, jpeg
+
+    clean = np.ascontiguousarray(image[: image.shape[0] - image.shape[0] % scale, : image.shape[1] - image.shape[1] % scale])
+    damaged = downscale(clean, scale, "bicubic") if scale > 1 else clean.copy()
+    if sigma:
+        damaged = add_gaussian_noise(damaged, float(sigma), np.random.default_rng(image_seed(name, f"grid/{sigma:g}")))
+    if quality is not None:
+        damaged = jpeg(damaged, quality)
+    return clean, damaged
+
+
+def grid_report(folders: list[Path], runs: list[Path], scale: int, raw_weights: bool = False) -> tuple[str, dict]:
+    """Mean Y-PSNR of runs' weights at ``scale`` over ``DAMAGE_GRID`` per set: one row per set and damage.
+
+    With several runs the last column is the last run minus the first (positive: the last is better).
+    Runs not trained for ``scale`` are left out.
+    """
+    from train.evaluate import load_hr
+
+    raw: dict[str, dict[str, float]] = {}
+    for run in runs:
+        model, context, config, _ = load_run(run, raw_weights)
+        if scale not in config["scales"]:
+            LOGGER.warning("%s was not trained for x%d; left out", run.name, scale)
+            continue
+        scores = raw.setdefault(run.name, {})
+        for folder in folders:
+            paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            images = [(path.name, load_hr(path)) for path in paths]
+            for label, sigma, quality, strength in DAMAGE_GRID:
+                values = []
+                for name, image in images:
+                    clean, damaged = grid_damage(image, name, scale, sigma, quality)
+                    output = apply_revive(damaged, model.predict_on_batch, context, scale, strength, tile=None)
+                    values.append(score(output, clean, scale)[0])
+                scores[f"{folder.name}/{label}"] = float(np.mean(values))
+    names = list(raw)
+    change = len(names) > 1
+    rows = [f"| set | damage (x{scale}) | " + " | ".join(names) + (" | change |" if change else " |"),
+            "|---|---|" + "---|" * (len(names) + change)]
+    for folder in folders:
+        for label, *_ in DAMAGE_GRID:
+            key = f"{folder.name}/{label}"
+            cells = [f"{raw[name][key]:.3f}" for name in names]
+            if change:
+                cells.append(f"{raw[names[-1]][key] - raw[names[0]][key]:+.3f}")
+            rows.append(f"| {folder.name} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(rows), raw
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from revive_core.paths import shared_root, write_reports
@@ -502,7 +573,9 @@ def main(args: argparse.Namespace) -> int:
     if missing:
         LOGGER.error("no such folder: %s", ", ".join(missing))
         return 2
-    if args.runs:
+    if args.runs and args.grid:
+        markdown, raw = grid_report(folders, [Path(run) for run in args.runs], args.grid_scale, args.raw_weights)
+    elif args.runs:
         markdown, raw = run_report(folders, args.cases, [Path(run) for run in args.runs], args.raw_weights)
     elif args.damage:
         markdown, raw = damage_report(folders, args.cases)
@@ -532,6 +605,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="score these train.fit --degrade runs' EMA weights instead (architecture comparisons)")
     parser.add_argument("--raw-weights", action="store_true",
                         help="with --runs: the trained weights (checkpoint.keras), not their moving average")
+    parser.add_argument("--grid", action="store_true",
+                        help="with --runs: score over DAMAGE_GRID (clean to heavy noise and JPEG) instead of the cases")
+    parser.add_argument("--grid-scale", type=int, default=2, help="with --grid: the scale to damage and restore at")
     parser.add_argument("--strengths", type=float, nargs="+", default=list(SWEEP_STRENGTHS))
     parser.add_argument("--output", help="also write the markdown table here")
     parser.add_argument("--json", help="also write the raw numbers here")
