@@ -332,6 +332,8 @@ def test_vdsr_baseline_trains_on_damage_and_runs_are_scored_side_by_side(pairs: 
     assert np.abs(heavy.astype(float) - undamaged).mean() > 5
     assert lines[-len(labels) - 2].startswith("| set | damage (x2) | vdsr_baseline | copy | change |")
     assert all(line.endswith("| +0.000 |") for line in lines[-len(labels):])
+    with pytest.raises(SystemExit):
+        evaluate_degraded.parse_args(["--grid"])
 
 
 def test_throughput_counts_flops_from_real_shapes(capsys) -> None:

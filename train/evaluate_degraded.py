@@ -532,23 +532,22 @@ def grid_report(folders: list[Path], runs: list[Path], scale: int, raw_weights: 
     """
     from train.evaluate import load_hr
 
+    inputs: dict[str, tuple[float, list[tuple[np.ndarray, np.ndarray]]]] = {}  # made once, scored per run
+    for folder in folders:
+        images = [(path.name, load_hr(path)) for path in sorted(folder.iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
+        for label, sigma, quality, strength in DAMAGE_GRID:
+            inputs[f"{folder.name}/{label}"] = (
+                strength, [grid_damage(image, name, scale, sigma, quality) for name, image in images])
     raw: dict[str, dict[str, float]] = {}
     for run in runs:
         model, context, config, _ = load_run(run, raw_weights)
         if scale not in config["scales"]:
             LOGGER.warning("%s was not trained for x%d; left out", run.name, scale)
             continue
-        scores = raw.setdefault(run.name, {})
-        for folder in folders:
-            paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            images = [(path.name, load_hr(path)) for path in paths]
-            for label, sigma, quality, strength in DAMAGE_GRID:
-                values = []
-                for name, image in images:
-                    clean, damaged = grid_damage(image, name, scale, sigma, quality)
-                    output = apply_revive(damaged, model.predict_on_batch, context, scale, strength, tile=None)
-                    values.append(score(output, clean, scale)[0])
-                scores[f"{folder.name}/{label}"] = float(np.mean(values))
+        raw[run.name] = {
+            key: float(np.mean([score(apply_revive(damaged, model.predict_on_batch, context, scale, strength, tile=None),
+                                      clean, scale)[0] for clean, damaged in pairs]))
+            for key, (strength, pairs) in inputs.items()}
     names = list(raw)
     change = len(names) > 1
     rows = [f"| set | damage (x{scale}) | " + " | ".join(names) + (" | change |" if change else " |"),
@@ -611,7 +610,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--strengths", type=float, nargs="+", default=list(SWEEP_STRENGTHS))
     parser.add_argument("--output", help="also write the markdown table here")
     parser.add_argument("--json", help="also write the raw numbers here")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.grid and not args.runs:
+        parser.error("--grid scores training runs: give them with --runs")
+    return args
 
 
 if __name__ == "__main__":
