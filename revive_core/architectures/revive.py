@@ -163,7 +163,7 @@ def build_revive(
         blocks: residual blocks (2 convolutions each) between the head and tail convolutions.
         conditioned: True: channel 1 is the strength plane; False: Y only.
         padding: "same" (training) or "valid" (tiled inference; output smaller by the radius).
-        dtype_policy: e.g. "mixed_bfloat16" for the body; the tail, shuffle and add stay float32.
+        dtype_policy: e.g. "mixed_bfloat16" for the body; the head, tail, shuffle and add stay float32.
 
     Returns:
         keras.Model "revive": (batch, H, W, C) -> (batch, H, W, 1) ("same") or
@@ -188,7 +188,9 @@ def build_revive(
 
     x = PadToMultiple(factor, name="pad_to_multiple")(inputs)
     x = SpaceToDepth(factor, name="unshuffle")(x) if factor > 1 else x
-    x = convolution(filters, "head", "relu")(x)
+    # The head reads 0..1 pixels, where bfloat16's 8-bit significand rounds by up to half a grey level
+    # (as in VDSR and SRCNN, it stays float32: 0.5 % of the multiply-adds).
+    x = convolution(filters, "head", "relu", dtype="float32")(x)
     for index in range(blocks):
         y = convolution(filters, f"block{index + 1}_conv1", "relu")(x)
         y = convolution(filters, f"block{index + 1}_conv2", kernel_initializer=small)(y)
