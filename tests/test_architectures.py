@@ -56,17 +56,11 @@ def test_paper_sizes() -> None:
     assert ARCHITECTURES["vdsr"].receptive_radius() == 20 and ARCHITECTURES["srcnn"].receptive_radius() == 8
 
 
-def test_mixed_precision_keeps_output_float32() -> None:
-    model = build("vdsr", dtype_policy="mixed_bfloat16", depth=4)
-    assert model.layers[1].compute_dtype == "float32" and model.layers[2].compute_dtype == "bfloat16"
-    assert model.predict_on_batch(np.zeros((1, 9, 9, 1), np.float32)).dtype == np.float32
-
-
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_mixed_precision_reads_and_writes_pixels_in_float32(name: str) -> None:
     """Under mixed bf16 the convolution that reads 0..1 pixels and the one that writes the output stay
     float32 (bf16's 8-bit significand rounds a bright pixel by up to half a grey level: on the shipped
-    revive-x2, a bf16 head cost 0.007 dB on case (a) Set5 and float32 recovers it); the body runs in bf16."""
+    revive-x2, a bf16 head cost 0.008 dB on case (a) Set5 and float32 recovers it); the body runs in bf16."""
     model = build(name, dtype_policy="mixed_bfloat16")
     convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert convolutions[0].compute_dtype == convolutions[-1].compute_dtype == "float32"
