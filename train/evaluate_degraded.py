@@ -500,7 +500,7 @@ def run_report(folders: list[Path], cases: list[str], runs: list[Path], raw_weig
                   for case, value in validate_degraded(model, context, folder, scales, cases=tuple(cases)).items()}
         raw[run.name] = {"arch": config["arch"], "arch_args": arch_args, "steps": steps, "raw_weights": raw_weights,
                          "macs_per_pixel": macs, "psnr": scores}
-        cells = [f"{scores[key]:.2f}" if key in scores else "n/a"
+        cells = [f"{scores[key]:.3f}" if key in scores else "n/a"
                  for key in (f"{case}/{folder.name}" for case in cases for folder in folders)]
         rows.append(f"| {run.name} | {config['arch']} {config.get('arch_args', '{}')} | {steps} | "
                     f"{macs / 1000:.0f} | " + " | ".join(cells) + " |")
