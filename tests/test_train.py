@@ -80,6 +80,27 @@ def test_prepare_upscaled_inputs_are_added_later_and_give_the_same_batches(pairs
     assert not PatchSampler(tmp_path / "pairs", config).batch(0)[0].any()
 
 
+def test_patches_larger_than_an_image_skip_it_and_no_image_large_enough_is_a_clear_error(pairs: Path,
+                                                                                      tmp_path: Path) -> None:
+    """p0 (70 pixels high, 23 at x3) cannot hold a 72-pixel patch at x3 (24 LR pixels): the sampler draws
+    exactly as it would from a set without p0."""
+    from train.pipeline import PatchConfig, PatchSampler
+
+    shutil.copytree(pairs, tmp_path / "pairs")
+    for folder in ("HR", "x2", "x3"):
+        (tmp_path / "pairs" / folder / "p0.npy").unlink()
+    config = PatchConfig(patch_size=72, batch_size=5, scales=(3,), seed=9)
+    full, without = PatchSampler(pairs, config), PatchSampler(tmp_path / "pairs", config)
+    assert full.fitting(3) == ["nested_p1", "nested_p2"] == without.names
+    for index in range(3):
+        for got, expected in zip(full.batch(index), without.batch(index)):
+            np.testing.assert_array_equal(got, expected)
+    small = PatchSampler(pairs, PatchConfig(patch_size=24, batch_size=2, scales=(2, 3), seed=9))
+    assert small.fitting(2) == small.fitting(3) == small.names  # nothing skipped: earlier runs draw as before
+    with pytest.raises(ValueError, match="no prepared image holds a 120-pixel patch at x2"):
+        PatchSampler(pairs, PatchConfig(patch_size=120, batch_size=2, scales=(2,), seed=9)).batch(0)
+
+
 def fit_args(pairs: Path, run_dir: Path, steps: int) -> list[str]:
     return ["--arch", "srcnn", "--arch-args", '{"filters": [8, 4]}', "--padding", "valid", "--scales", "2", "3",
             "--pairs", str(pairs), "--run-dir", str(run_dir), "--patch-size", "24", "--batch-size", "4",

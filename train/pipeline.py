@@ -9,6 +9,7 @@ threads, in order) on the others, e.g. JAX on a GPU machine that has no TensorFl
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,6 +24,8 @@ import keras  # noqa: E402
 
 from revive_core.colour import rgb_to_y
 from revive_core.resize import imresize
+
+logger = logging.getLogger(__name__)
 
 LR_MARGIN = 3  # LR pixels of context so a cropped bicubic upscale equals the full-image one
 
@@ -58,6 +61,27 @@ class PatchSampler:
                 raise FileNotFoundError(f"x{scale} arrays missing for {len(missing)} images, e.g. {missing[0]}")
         self.names = names
         self._arrays: dict[tuple[str, str], np.ndarray | None] = {}
+        self._fitting: dict[int, list[str]] = {}
+
+    def fitting(self, scale: int) -> list[str]:
+        """The names whose LR and HR arrays hold a whole patch at ``scale``, in ``self.names`` order.
+
+        All of them unless some image is smaller than the patch, so a run's batches do not change
+        when its set has none that small. Raises ValueError when no image is large enough.
+        """
+        if scale not in self._fitting:
+            size = self.config.patch_size
+            lr_size = -(-size // scale)
+            fitting = [name for name in self.names
+                       if min(self._array(f"x{scale}", name).shape[:2]) >= lr_size
+                       and min(self._array("HR", name).shape[:2]) >= size]
+            if not fitting:
+                raise ValueError(f"no prepared image holds a {size}-pixel patch at x{scale}; use a smaller --patch-size")
+            if len(fitting) < len(self.names):
+                logger.info("x%d: %d of %d images are too small for %d-pixel patches and are skipped",
+                            scale, len(self.names) - len(fitting), len(self.names), size)
+            self._fitting[scale] = fitting
+        return self._fitting[scale]
 
     def _array(self, folder: str, name: str) -> np.ndarray:
         key = (folder, name)
@@ -76,7 +100,8 @@ class PatchSampler:
     def patch(self, rng: np.random.Generator, scale: int) -> tuple[np.ndarray, np.ndarray]:
         """One (input, target) pair, each (patch, patch) float32 in 0..1, randomly flipped/rotated."""
         size = self.config.patch_size
-        name = self.names[rng.integers(len(self.names))]
+        names = self.fitting(scale)
+        name = names[rng.integers(len(names))]
         hr = self._array("HR", name)
         lr = self._array(f"x{scale}", name)
         lr_height, lr_width = lr.shape[:2]
