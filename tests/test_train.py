@@ -82,8 +82,8 @@ def test_prepare_upscaled_inputs_are_added_later_and_give_the_same_batches(pairs
 
 def test_patches_larger_than_an_image_skip_it_and_no_image_large_enough_is_a_clear_error(pairs: Path,
                                                                                       tmp_path: Path) -> None:
-    """p0 (70 pixels high, 23 at x3) cannot hold a 72-pixel patch at x3 (24 LR pixels): the sampler draws
-    exactly as it would from a set without p0."""
+    """p0 (60 HR pixels high after train.prepare's crop, 20 at x3) cannot hold a 72-pixel patch at x3 (24 LR
+    pixels): the sampler draws exactly as it would from a set without p0."""
     from train.pipeline import PatchConfig, PatchSampler
 
     shutil.copytree(pairs, tmp_path / "pairs")

@@ -25,7 +25,7 @@ import keras  # noqa: E402
 from revive_core.colour import rgb_to_y
 from revive_core.resize import imresize
 
-logger = logging.getLogger(__name__)
+LOGGER = logging.getLogger("train.pipeline")
 
 LR_MARGIN = 3  # LR pixels of context so a cropped bicubic upscale equals the full-image one
 
@@ -64,7 +64,8 @@ class PatchSampler:
         self._fitting: dict[int, list[str]] = {}
 
     def fitting(self, scale: int) -> list[str]:
-        """The names whose LR and HR arrays hold a whole patch at ``scale``, in ``self.names`` order.
+        """The names whose LR array holds a whole patch at ``scale``, in ``self.names`` order (the HR
+        array is exactly ``scale`` times the LR one: ``train.prepare`` crops it to a multiple of 12).
 
         All of them unless some image is smaller than the patch, so a run's batches do not change
         when its set has none that small. Raises ValueError when no image is large enough.
@@ -72,13 +73,11 @@ class PatchSampler:
         if scale not in self._fitting:
             size = self.config.patch_size
             lr_size = -(-size // scale)
-            fitting = [name for name in self.names
-                       if min(self._array(f"x{scale}", name).shape[:2]) >= lr_size
-                       and min(self._array("HR", name).shape[:2]) >= size]
+            fitting = [name for name in self.names if min(self._array(f"x{scale}", name).shape[:2]) >= lr_size]
             if not fitting:
                 raise ValueError(f"no prepared image holds a {size}-pixel patch at x{scale}; use a smaller --patch-size")
             if len(fitting) < len(self.names):
-                logger.info("x%d: %d of %d images are too small for %d-pixel patches and are skipped",
+                LOGGER.info("x%d: %d of %d images are too small for %d-pixel patches and are skipped",
                             scale, len(self.names) - len(fitting), len(self.names), size)
             self._fitting[scale] = fitting
         return self._fitting[scale]
