@@ -63,6 +63,10 @@ class PatchSampler:
         self._arrays: dict[tuple[str, str], np.ndarray | None] = {}
         self._fitting: dict[int, list[str]] = {}
 
+    def lr_patch_size(self, scale: int) -> int:
+        """LR pixels a patch spans at ``scale``: the patch size divided by ``scale``, rounded up."""
+        return -(-self.config.patch_size // scale)
+
     def fitting(self, scale: int) -> list[str]:
         """The names whose LR array holds a whole patch at ``scale``, in ``self.names`` order (the HR
         array is exactly ``scale`` times the LR one: ``train.prepare`` crops it to a multiple of 12).
@@ -71,8 +75,7 @@ class PatchSampler:
         when its set has none that small. Raises ValueError when no image is large enough.
         """
         if scale not in self._fitting:
-            size = self.config.patch_size
-            lr_size = -(-size // scale)
+            size, lr_size = self.config.patch_size, self.lr_patch_size(scale)
             fitting = [name for name in self.names if min(self._array(f"x{scale}", name).shape[:2]) >= lr_size]
             if not fitting:
                 raise ValueError(f"no prepared image holds a {size}-pixel patch at x{scale}; use a smaller --patch-size")
@@ -105,7 +108,7 @@ class PatchSampler:
         lr = self._array(f"x{scale}", name)
         lr_height, lr_width = lr.shape[:2]
         # Top-left corner on the LR grid so HR and LR stay aligned.
-        lr_size = -(-size // scale)
+        lr_size = self.lr_patch_size(scale)
         top = int(rng.integers(0, lr_height - lr_size + 1)) * scale
         left = int(rng.integers(0, lr_width - lr_size + 1)) * scale
         upscaled_image = self._upscaled(scale, name)
