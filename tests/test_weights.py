@@ -42,7 +42,10 @@ def run_python(code: str, environment: dict[str, str]) -> subprocess.CompletedPr
 
 
 def test_missing_file_comes_from_a_seeded_hub_cache(tmp_path: Path) -> None:
-    entry = shipped_entry()
+    from revive_core.models import entry_for
+
+    first = shipped_entry()
+    entry = entry_for(first.family, first.scales[0])  # the file that upscale() below loads
     local = tmp_path / "weights"
     local.mkdir()
     shutil.copy(weights_dir() / "manifest.json", local / "manifest.json")

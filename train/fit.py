@@ -3,7 +3,8 @@
     python -m train.fit --arch vdsr --scales 2 3 4 --run-dir runs/vdsr --steps 60000
 
 Running the same command again resumes from ``<run-dir>/checkpoint.keras`` (model, optimizer,
-EMA weights and step; batches are a pure function of the step, so the stream continues exactly).
+EMA weights and step; batches are a pure function of the step, so the stream continues exactly);
+on a finished run it only rewrites a missing ``ema.weights.h5`` from the checkpoint.
 Writes ``config.json``, TensorBoard logs in ``logs/``, and the EMA weights ``ema.weights.h5``
 at every checkpoint; ``python -m train.export`` turns those into a shipped model.
 """
@@ -151,14 +152,19 @@ def log_scalars(writer, run_dir: Path, step: int, values: dict[str, float]) -> N
         log.write(json.dumps({"step": step, "time": time.time(), **values}) + "\n")
 
 
-def save_checkpoint(model, optimizer, run_dir: Path, step: int) -> None:
-    """Atomically replace ``checkpoint.keras`` and ``ema.weights.h5``."""
-    with replacing(run_dir / "checkpoint.keras") as temporary:
-        model.save(temporary)
+def save_ema(model, optimizer, run_dir: Path) -> None:
+    """Atomically replace ``ema.weights.h5`` with the EMA of ``model``'s weights (``ema_weights``)."""
     ema_model = model.__class__.from_config(model.get_config())
     ema_model.set_weights(ema_weights(model, optimizer))
     with replacing(run_dir / "ema.weights.h5") as temporary:
         ema_model.save_weights(temporary)
+
+
+def save_checkpoint(model, optimizer, run_dir: Path, step: int) -> None:
+    """Atomically replace ``checkpoint.keras`` and ``ema.weights.h5``."""
+    with replacing(run_dir / "checkpoint.keras") as temporary:
+        model.save(temporary)
+    save_ema(model, optimizer, run_dir)
     state = {"step": step, "time": time.time()}
     write_text_atomic(run_dir / "state.json", json.dumps(state))
 
@@ -281,6 +287,11 @@ def initialise(model: keras.Model, weights: Path, arch: str, arch_args: dict[str
                 ", ".join(kept) or "none")
 
 
+def model_precision(model: keras.Model) -> str:
+    """"bf16" when any layer of ``model`` computes under mixed bfloat16, else "fp32"."""
+    return "bf16" if any(layer.dtype_policy.name == "mixed_bfloat16" for layer in model.layers) else "fp32"
+
+
 def init_digest(args: argparse.Namespace, run_dir: Path, resuming: bool) -> str | None:
     """sha256 of the ``--init-weights`` file as it was when the run started, or None.
 
@@ -315,10 +326,7 @@ def main(args: argparse.Namespace) -> int:
     device = accelerator()
     precision = resolve_precision(args.precision, accelerator=device)
     checkpoint = run_dir / "checkpoint.keras"
-    config = {key: value for key, value in vars(args).items() if key != "config"}
-    config["resolved_precision"] = precision
-    config["init_sha256"] = init_digest(args, run_dir, resuming=checkpoint.exists())
-    write_text_atomic(run_dir / "config.json", json.dumps(config, indent=2))
+    init_sha256 = init_digest(args, run_dir, resuming=checkpoint.exists())
 
     arch_args = json.loads(args.arch_args)
     keras.utils.set_random_seed(args.seed)  # initial weights are a function of the seed
@@ -335,6 +343,11 @@ def main(args: argparse.Namespace) -> int:
         step = 0
         loss = keras.losses.MeanSquaredError() if args.loss == "mse" else keras.losses.MeanAbsoluteError()
         model.compile(optimizer=optimizer, loss=loss)
+    # A resumed run computes in the precision it was saved with, whatever this machine would pick.
+    config = {key: value for key, value in vars(args).items() if key != "config"}
+    config["resolved_precision"] = model_precision(model)
+    config["init_sha256"] = init_sha256
+    write_text_atomic(run_dir / "config.json", json.dumps(config, indent=2))
     # XLA: JAX needs it to be fast; TensorFlow on the CPU measured faster without it. Set after a
     # resume too, so a checkpoint written on one backend trains at full speed on the other.
     model.jit_compile = backend == "jax"
@@ -354,9 +367,12 @@ def main(args: argparse.Namespace) -> int:
     validation = Path(args.validate) if args.validate else shared_root() / "datasets" / "benchmark" / "Set5"
     writer = summary_writer(run_dir)
     LOGGER.info("%s: %d parameters, backend %s%s, precision %s, %d HR images, step %d of %d", args.arch,
-                model.count_params(), backend, f" on {device}" if device else "", precision,
+                model.count_params(), backend, f" on {device}" if device else "", config["resolved_precision"],
                 len(sampler.names), step, args.steps)
     if step >= args.steps:
+        if not (run_dir / "ema.weights.h5").exists():  # e.g. a fresh clone: EMA files are not tracked by default
+            save_ema(model, optimizer, run_dir)
+            LOGGER.info("run finished; wrote its EMA weights from %s", checkpoint)
         return 0
     monitor = Monitor(args, run_dir, writer, optimizer, inference_model, context, validation)
     # One fit() for the whole run: Keras swaps the EMA into the model at the end of every fit(),
