@@ -231,6 +231,15 @@ def test_export_keeps_shipped_weights_that_measure_better(pairs: Path, tmp_path:
     assert (weights / "manifest.json").read_bytes() == shipped_manifest
     assert (weights / "tiny-x23.weights.h5").read_bytes() == shipped_weights
     assert sorted(path.name for path in weights.iterdir()) == ["manifest.json", "tiny-x23.weights.h5"]
+    # A new x2 specialist is judged against the model that serves x2 now, and left out when worse.
+    specialist = tmp_path / "broken-x2"
+    shutil.copytree(broken, specialist)
+    config = json.loads((specialist / "config.json").read_text())
+    (specialist / "config.json").write_text(json.dumps({**config, "scales": [2]}))
+    assert export.main(export.parse_args(["--run-dir", str(specialist), "--key", "tiny-x2", "--family", "tiny",
+                                          "--sets", "Tiny"])) == 1
+    assert (weights / "manifest.json").read_bytes() == shipped_manifest
+    assert sorted(path.name for path in weights.iterdir()) == ["manifest.json", "tiny-x23.weights.h5"]
 
     assert export.main(export.parse_args(["--run-dir", str(broken), "--allow-worse"] + command)) == 0
     entry = json.loads((weights / "manifest.json").read_text())["models"]["tiny-x23"]

@@ -6,8 +6,10 @@
 The entry records the architecture and arguments, scales, sha256, the training config and
 command, the steps trained, and Set5/Set14 PSNR/SSIM measured through ``revive_core``. Files are
 replaced atomically. When the key is already shipped with measured PSNR, the new weights must
-score at least as well on the same sets and scales (mean PSNR); otherwise the shipped file and
-entry are put back and the command exits with 1, unless ``--allow-worse``.
+score at least as well on the same sets and scales (mean PSNR); a new key (a per-scale specialist)
+must score at least as well as the family's model that serves those scales now. Otherwise the
+shipped file and entry are put back (a new key is left out) and the command exits with 1, unless
+``--allow-worse``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,21 @@ def scores_of(entry: dict | None) -> dict[str, float]:
                 if "/revive auto s/" in key and value}
     return {f"{name} {scale}": value["psnr"] for name, scales in entry.get("measured", {}).items()
             for scale, value in scales.items()}
+
+
+def incumbent_scores(manifest: dict, family: str, scales: list[int]) -> dict[str, float]:
+    """The clean PSNRs ("Set5 x2", ...) of what serves each of ``scales`` in ``family`` now: per scale
+    the entry with the fewest scales, as ``revive_core.models.entry_for`` picks. A new key (say a x3
+    specialist beside a multi-scale model) is judged against the model it would take over from."""
+    scores: dict[str, float] = {}
+    for scale in scales:
+        serving = [entry for entry in manifest["models"].values() if entry.get("family") == family
+                   and scale in entry.get("scales", ())]
+        if serving:
+            incumbent = min(serving, key=lambda entry: len(entry["scales"]))
+            scores.update({name: value for name, value in scores_of({"measured": incumbent.get("measured", {})}).items()
+                           if name.endswith(f" x{scale}")})
+    return scores
 
 
 def install(source: Path, target: Path) -> None:
@@ -120,6 +137,7 @@ def main(args: argparse.Namespace) -> int:
     manifest_path = directory / MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"format": 1, "models": {}}
     shipped = manifest["models"].get(args.key)
+    old_scores = scores_of(shipped) if shipped else incumbent_scores(manifest, args.family, config["scales"])
     shipped_file = directory / shipped["file"] if shipped else None
     shipped_bytes = shipped_file.read_bytes() if shipped_file is not None and shipped_file.exists() else None
     install(run_dir / "ema.weights.h5", directory / file_name)
@@ -166,12 +184,13 @@ def main(args: argparse.Namespace) -> int:
         _, raw = degraded_benchmark(degraded_folders, cases, None, with_vdsr=False)
         entry["measured_degraded"] = {key: {name: None if value is None else round(value, 4) for name, value in item.items()}
                                       for key, item in raw.items() if "/revive" in key}
-    new_scores, old_scores = scores_of(entry), scores_of(shipped)
+    new_scores = scores_of(entry)
     compared = sorted(set(new_scores) & set(old_scores))
     if compared:
         new = sum(new_scores[key] for key in compared) / len(compared)
         old = sum(old_scores[key] for key in compared) / len(compared)
-        LOGGER.info("%s: %.3f dB against %.3f for the shipped weights (mean over %s)", args.key, new, old,
+        LOGGER.info("%s: %.3f dB against %.3f for the %s (mean over %s)", args.key, new, old,
+                    "shipped weights" if shipped else f"{args.family} model serving those scales now",
                     ", ".join(compared))
         if new < old and not args.allow_worse:
             if shipped_bytes is not None:
@@ -180,7 +199,10 @@ def main(args: argparse.Namespace) -> int:
                 write_bytes_atomic(shipped_file, shipped_bytes)
             if shipped_bytes is None or shipped_file != directory / file_name:  # shipped from the Hub only
                 (directory / file_name).unlink(missing_ok=True)
-            manifest["models"][args.key] = shipped
+            if shipped is None:
+                del manifest["models"][args.key]
+            else:
+                manifest["models"][args.key] = shipped
             write_manifest(manifest_path, manifest)
             LOGGER.error("%s: the run scores %.3f dB, below the %.3f of the shipped weights; kept those "
                          "(pass --allow-worse to replace them)", args.key, new, old)
