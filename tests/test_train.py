@@ -143,6 +143,14 @@ def test_fit_resumes_exactly(pairs: Path, tmp_path: Path) -> None:
     assert list((straight / "logs").glob("events.out.tfevents.*"))
 
 
+def test_fit_stops_at_steps_that_are_not_a_multiple_of_the_chunk(pairs: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert fit.main(fit.parse_args(fit_args(pairs, run_dir, 3))) == 0  # chunks of 2: used to run to step 4
+    assert json.loads((run_dir / "state.json").read_text())["step"] == 3
+    logged = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert logged == [2, 3] and (run_dir / "ema.weights.h5").exists()
+
+
 def test_a_resumed_run_records_the_precision_its_checkpoint_computes_in(pairs: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     assert fit.main(fit.parse_args(fit_args(pairs, run_dir, 4) + ["--precision", "bf16", "--stop-after-minutes", "0"])) == 0

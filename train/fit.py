@@ -184,6 +184,11 @@ class Monitor(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.chunk_start, self.chunk_first_step = time.time(), int(keras.ops.convert_to_numpy(self.optimizer.iterations))
 
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        # --steps need not be a multiple of --chunk: end the last chunk early (on_epoch_end still runs).
+        if self.chunk_first_step + batch + 1 >= self.args.steps:
+            self.model.stop_training = True
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         args = self.args
         step = int(keras.ops.convert_to_numpy(self.optimizer.iterations))
