@@ -1,11 +1,7 @@
 """Training scripts on tiny real data: prepare, fit, exact resume, export into a usable model."""
 
-import importlib.util
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +10,7 @@ from PIL import Image
 
 from revive_core.resize import imresize
 from tests.imaging import synthetic_rgb
+from tests.jaxrun import JAX_MISSING, run_on_jax
 from train import export, fit, prepare
 
 
@@ -406,23 +403,6 @@ def test_throughput_counts_flops_from_real_shapes(capsys) -> None:
     assert throughput.main(args) == 0
     row = capsys.readouterr().out.splitlines()[-1].split("|")
     assert row[1].strip() == "srcnn" and row[4].strip() == "fp32" and float(row[5]) > 0
-
-
-# JAX: installed, or in the folder $REVIVE_JAX_SITE (.ci/run puts it there, out of this process's way).
-JAX_SITE = os.environ.get("REVIVE_JAX_SITE", "")
-JAX_MISSING = importlib.util.find_spec("jax") is None and not (JAX_SITE and (Path(JAX_SITE) / "jax").is_dir())
-
-
-def run_on_jax(arguments: list[str], cwd: Path, blocker: Path) -> None:
-    """``python ARGUMENTS`` in a fresh process on the Keras JAX backend where TensorFlow cannot be
-    imported, as on the GPU machines: ``blocker`` gets a ``sitecustomize.py`` that hides it."""
-    blocker.mkdir(exist_ok=True)
-    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['tensorflow'] = None  # import fails, find_spec is None\n")
-    path = os.pathsep.join(item for item in (str(blocker), JAX_SITE, os.environ.get("PYTHONPATH", "")) if item)
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": path}
-    completed = subprocess.run([sys.executable, *arguments], cwd=cwd, env=environment, capture_output=True, text=True,
-                               timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
 
 
 @pytest.mark.skipif(JAX_MISSING, reason="no jax (pip install jax, or REVIVE_JAX_SITE=folder; .ci/run sets it up)")
