@@ -215,3 +215,28 @@ def test_whole_image_is_one_exact_tile() -> None:
     assert np.array_equal(tiled_apply(image, network, 3, tile=None), image)
     assert seen == [(1, 51, 76, 1)]
     assert plan_tiles(768, 1024, 512) == [Tile(t, l, 384, 512) for t in (0, 384) for l in (0, 512)]
+
+
+def test_evaluate_ensemble_adds_its_own_row_without_a_published_value(weights: Path, photos: Path,
+                                                                      tmp_path: Path) -> None:
+    """``train.evaluate --ensemble``: each model gets a second row, scored through the product's
+    8-pass path, and the plain row stays what it was."""
+    from train import evaluate
+
+    arguments = evaluate.parse_args(["--sets", str(photos), "--models", FAMILY, "--scales", "2", "--ensemble",
+                                     "--json", str(tmp_path / "table.json"), "--output", str(tmp_path / "table.md")])
+    assert evaluate.main(arguments) == 0
+    scores = json.loads((tmp_path / "table.json").read_text())
+    label = f"{FAMILY} {evaluate.ENSEMBLE_LABEL}"
+    assert set(scores) == {f"x2/{method}/{photos.name}" for method in ("bicubic", FAMILY, label)}
+    plain, ensemble = scores[f"x2/{FAMILY}/{photos.name}"], scores[f"x2/{label}/{photos.name}"]
+    assert plain["psnr"] == pytest.approx(evaluate.score_images(photos, 2, FAMILY)[0], abs=1e-9)
+    assert ensemble["psnr"] == pytest.approx(evaluate.score_images(photos, 2, FAMILY, ensemble=True)[0], abs=1e-9)
+    assert abs(ensemble["psnr"] - plain["psnr"]) > 1e-6  # a random network is not mirror-symmetric
+    rows = [line for line in (tmp_path / "table.md").read_text().splitlines() if line.startswith("| ×2 |")]
+    assert [row.split("|")[2].strip() for row in rows] == ["bicubic", FAMILY, label]
+    assert rows[2].split("|")[4].strip() == "–"
+    reference = {(2, "vdsr", "Set5"): "37.53/.9587"}
+    results = {(2, "vdsr", "Set5"): (37.4, 0.958), (2, f"vdsr {evaluate.ENSEMBLE_LABEL}", "Set5"): (37.5, 0.959)}
+    lines = evaluate.table(results, ["Set5"], ["vdsr", f"vdsr {evaluate.ENSEMBLE_LABEL}"], [2], reference).splitlines()
+    assert lines[2].endswith("| 37.40/0.9580 | 37.53/.9587 |") and lines[3].endswith("| 37.50/0.9590 | – |")
