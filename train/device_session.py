@@ -133,16 +133,17 @@ def stage(args: argparse.Namespace) -> int:
         download_wheels(repo / ".whl", args.python_version)
 
     moved = [path for path in travelling_files(repo) if path.suffix in HEAVY_SUFFIXES]
-    for relative in moved:
-        destination = stash / relative
-        if destination.exists():
-            raise SystemExit(f"{destination} exists: unstage the last session first")
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(repo / relative, destination)
+    clashes = [str(stash / relative) for relative in moved if (stash / relative).exists()]
+    if clashes:
+        raise SystemExit(f"{clashes[0]} exists: unstage the last session first")
+    # The listing first: if a move fails half-way, unstage still knows every file that may have left.
     listing = stash / "moved.txt"
     previous = listing.read_text().splitlines() if listing.exists() else []
     stash.mkdir(parents=True, exist_ok=True)
     listing.write_text("".join(f"{name}\n" for name in sorted(set(previous) | {str(path) for path in moved})))
+    for relative in moved:
+        (stash / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(repo / relative, stash / relative)
 
     tree = sum((repo / path).stat().st_size for path in travelling_files(repo))
     carried = [name for name in (".stage", ".whl") if (repo / name).is_dir()]
@@ -150,7 +151,8 @@ def stage(args: argparse.Namespace) -> int:
     LOGGER.info("moved %d heavy files to %s; the call carries %.1f MiB (limit 64): tree %.1f, %s", len(moved), stash,
                 total / 2**20, tree / 2**20, ", ".join(f"{name} {folder_bytes(repo / name) / 2**20:.1f}" for name in carried))
     if total > TREE_LIMIT_BYTES:
-        LOGGER.error("over the device call's 64 MiB: carry fewer photos or --init files")
+        LOGGER.error("over the device call's 64 MiB: carry fewer photos or --init files (unstage puts the moved "
+                     "files back)")
         return 1
     install = ("python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "
                ".whl/*.whl && export PYTHONPATH=/tmp/site || exit; " if ".whl" in carried else "")
