@@ -12,11 +12,11 @@ tracked weights and checkpoints alone are over 100 MB, so ``stage`` moves every 
 ``.keras`` file that would travel into a stash folder beside the checkout (``unstage`` puts them
 back byte for byte), and copies what the run needs into the ignored ``.stage/`` folder: the
 training photos, the ``--init`` weights and the keras wheels a machine without TensorFlow lacks
-(in ``.whl/``). ``run`` uses only the standard library itself and calls ``train.prepare`` and
-``train.fit`` in subprocesses: it prepares the pairs with ``--upscaled``, measures the step rate
-and start-up cost once (a short calibration fit, thrown away), then gives each ``scale:seconds``
-entry of ``--plan`` a cosine schedule sized to its seconds, from ``.stage/init/<key>.weights.h5``
-of that scale, and packs each run folder as one ``.tar`` in ``--out``.
+(in ``.whl/``). ``run`` itself needs only the standard library and ``revive_core.paths``; it calls
+``train.prepare`` and ``train.fit`` in subprocesses: it prepares the pairs with ``--upscaled``,
+measures the step rate and start-up cost once (a short calibration fit, thrown away), then gives
+each ``scale:seconds`` entry of ``--plan`` a cosine schedule sized to its seconds, from
+``.stage/init/<key>.weights.h5`` of that scale, and packs each run folder as one ``.tar`` in ``--out``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+
+from revive_core.paths import replacing, write_text_atomic  # standard library only: no Keras import
 
 LOGGER = logging.getLogger("train.device_session")
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -140,16 +142,16 @@ def stage(args: argparse.Namespace) -> int:
     listing = stash / "moved.txt"
     previous = listing.read_text().splitlines() if listing.exists() else []
     stash.mkdir(parents=True, exist_ok=True)
-    listing.write_text("".join(f"{name}\n" for name in sorted(set(previous) | {str(path) for path in moved})))
+    write_text_atomic(listing, "".join(f"{name}\n" for name in sorted(set(previous) | {str(path) for path in moved})))
     for relative in moved:
         (stash / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(repo / relative, stash / relative)
 
     tree = sum((repo / path).stat().st_size for path in travelling_files(repo))
-    carried = [name for name in (".stage", ".whl") if (repo / name).is_dir()]
-    total = tree + sum(folder_bytes(repo / name) for name in carried)
+    carried = {name: folder_bytes(repo / name) for name in (".stage", ".whl") if (repo / name).is_dir()}
+    total = tree + sum(carried.values())
     LOGGER.info("moved %d heavy files to %s; the call carries %.1f MiB (limit 64): tree %.1f, %s", len(moved), stash,
-                total / 2**20, tree / 2**20, ", ".join(f"{name} {folder_bytes(repo / name) / 2**20:.1f}" for name in carried))
+                total / 2**20, tree / 2**20, ", ".join(f"{name} {size / 2**20:.1f}" for name, size in carried.items()))
     if total > TREE_LIMIT_BYTES:
         LOGGER.error("over the device call's 64 MiB: carry fewer photos or --init files (unstage puts the moved "
                      "files back)")
@@ -157,7 +159,7 @@ def stage(args: argparse.Namespace) -> int:
     install = ("python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "
                ".whl/*.whl && export PYTHONPATH=/tmp/site || exit; " if ".whl" in carried else "")
     LOGGER.info("carry %s; command: %sexport KERAS_BACKEND=jax PYTHONUNBUFFERED=1; python3 -m train.device_session "
-                "run --plan 2:200 3:130 4:130 --out \"$OUT\" 2>&1 | tee \"$OUT/session.log\"", json.dumps(carried), install)
+                "run --plan 2:200 3:130 4:130 --out \"$OUT\" 2>&1 | tee \"$OUT/session.log\"", json.dumps(list(carried)), install)
     return 0
 
 
@@ -218,7 +220,7 @@ def calibrate(metrics: Path, started: float) -> tuple[float, float]:
 def pack(run_dir: Path, out: Path) -> Path:
     """``out/<run>.tar`` of the run folder (its TensorBoard logs left out)."""
     archive = out / f"{run_dir.name}.tar"
-    with tarfile.open(archive, "w") as bundle:
+    with replacing(archive) as temporary, tarfile.open(temporary, "w") as bundle:  # a cut-off call leaves no half tar
         for path in sorted(run_dir.iterdir()):
             if path.is_file():
                 bundle.add(path, arcname=f"{run_dir.name}/{path.name}")
@@ -249,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
                 rate * args.batch_size, startup)
     summary = {"steps_per_second": rate, "startup_seconds": startup, "patch_size": args.patch_size,
                "batch_size": args.batch_size, "runs": []}
-    (out / "session.json").write_text(json.dumps(summary, indent=2))
+    write_text_atomic(out / "session.json", json.dumps(summary, indent=2))
 
     for scale, seconds in plan:
         steps = int((seconds - startup) * rate * args.safety)
@@ -263,10 +265,11 @@ def run(args: argparse.Namespace) -> int:
         subprocess.run(fit_command(args, scale, run_dir, pairs, steps, 1.1 * seconds / 60, args.chunk), check=True)
         state = json.loads((run_dir / "state.json").read_text())
         archive = pack(run_dir, out)
-        LOGGER.info("x%d: %d of %d steps in %.0f s -> %s", scale, state["step"], steps, time.time() - started, archive)
+        seconds_taken = time.time() - started
+        LOGGER.info("x%d: %d of %d steps in %.0f s -> %s", scale, state["step"], steps, seconds_taken, archive)
         summary["runs"].append({"scale": scale, "run_dir": str(run_dir), "planned_steps": steps,
-                                "trained_steps": state["step"], "seconds": time.time() - started})
-        (out / "session.json").write_text(json.dumps(summary, indent=2))  # after each run: a cut-off call keeps it
+                                "trained_steps": state["step"], "seconds": seconds_taken})
+        write_text_atomic(out / "session.json", json.dumps(summary, indent=2))  # after each run: a cut-off call keeps it
     LOGGER.info("session: %.0f s in all", time.time() - began)
     return 0
 
